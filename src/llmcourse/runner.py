@@ -1,0 +1,136 @@
+"""Run notebooks headless: jupytext source -> executed .ipynb + HTML + the course report.
+
+`run_notebooks(["1.1"], profile="smoke")` executes each notebook in a fresh kernel with
+LLMCOURSE_PROFILE set, writes `build/course/N_M_topic.ipynb` and `.html`, and collects
+the key numbers each notebook records with `cfg.report(...)` into `report.md`.
+Notebooks run in parallel (one kernel per worker) when `jobs > 1`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llmcourse.config import PROFILES, ProfileError
+from llmcourse.course import TITLES, notebook_source, repo_root
+
+
+@dataclass
+class RunResult:
+    notebook: str
+    status: str  # ok | error
+    seconds: float
+    numbers: dict = field(default_factory=dict)
+    error: str = ""
+    executed: Path | None = None
+    checks: list[dict] = field(default_factory=list)
+
+
+def load_notebook(path: Path):
+    """A notebook from a jupytext .py source or an .ipynb file."""
+    import jupytext
+    import nbformat
+
+    return jupytext.read(path) if path.suffix == ".py" else nbformat.read(path, as_version=4)
+
+
+def execute(nb, profile: str, workdir: Path, timeout: int = 1800, allow_errors: bool = False,
+            extra_env: dict | None = None) -> tuple[object, dict, list[dict], str]:
+    """Execute notebook `nb` in a fresh kernel; return (nb, reported numbers, check results, error)."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    fd, report = tempfile.mkstemp(suffix=".json", prefix="report-")
+    os.close(fd)
+    fd, checks = tempfile.mkstemp(suffix=".jsonl", prefix="checks-")
+    os.close(fd)
+    env = dict(os.environ, LLMCOURSE_PROFILE=profile, LLMCOURSE_REPORT=report, LLMCOURSE_CHECK_LOG=checks,
+               MPLBACKEND="module://matplotlib_inline.backend_inline", PYTHONUNBUFFERED="1",
+               LLMCOURSE_ROOT=str(repo_root()))
+    env.update(extra_env or {})
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                            resources={"metadata": {"path": str(workdir)}})
+    error = ""
+    try:
+        client.execute(env=env)
+    except CellExecutionError as err:
+        error = str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
+    except Exception as err:  # kernel died, timeout
+        error = f"{type(err).__name__}: {err}"
+    numbers = json.loads(Path(report).read_text() or "{}") if Path(report).stat().st_size else {}
+    results = [json.loads(line) for line in Path(checks).read_text().splitlines() if line.strip()]
+    Path(report).unlink(missing_ok=True)
+    Path(checks).unlink(missing_ok=True)
+    return nb, numbers, results, error
+
+
+def run_one(nb_id: str, profile: str, out_dir: Path, html: bool = True) -> RunResult:
+    import nbformat
+
+    src = notebook_source(nb_id)
+    nb = load_notebook(src)
+    start = time.perf_counter()
+    nb, numbers, checks, error = execute(nb, profile, workdir=out_dir / "work")
+    seconds = time.perf_counter() - start
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = out_dir / f"{src.stem}.ipynb"
+    nbformat.write(nb, executed)
+    if html:
+        try:
+            from nbconvert import HTMLExporter
+
+            body, _ = HTMLExporter().from_notebook_node(nb)
+            executed.with_suffix(".html").write_text(body, encoding="utf-8")
+        except Exception as err:  # HTML is a convenience; the run itself counts
+            print(f"  (no HTML for {nb_id}: {err})", file=sys.stderr)
+    failed = [c["exercise"] for c in checks if c["passed"] != c["total"]]
+    if failed and not error:
+        error = f"checks failed in the solution notebook: {', '.join(failed)}"
+    return RunResult(nb_id, "error" if error else "ok", seconds, numbers, error, executed, checks)
+
+
+def write_report(results: list[RunResult], profile: str, out_dir: Path) -> Path:
+    lines = [f"# Course run ({profile} profile)", "",
+             "| notebook | title | status | seconds | key numbers |", "| --- | --- | --- | ---: | --- |"]
+    for r in results:
+        nums = "; ".join(f"{k}={v}" for k, v in r.numbers.items()) or "-"
+        status = r.status if r.status == "ok" else f"error: {r.error[:120]}"
+        lines.append(f"| {r.notebook} | {TITLES[r.notebook]} | {status} | {r.seconds:.1f} | {nums} |")
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    (out_dir / "report.json").write_text(json.dumps(
+        [{"notebook": r.notebook, "status": r.status, "seconds": round(r.seconds, 2), "numbers": r.numbers,
+          "error": r.error} for r in results], indent=1))
+    return path
+
+
+def run_notebooks(ids: list[str], profile: str, out_dir: Path | None = None, jobs: int = 1,
+                  html: bool = True) -> list[RunResult]:
+    """Execute notebooks `ids` in `profile`; write them, their HTML and report.md to `out_dir`."""
+    if profile not in PROFILES:
+        raise ProfileError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
+    for nb_id in ids:
+        notebook_source(nb_id)  # unknown or missing ids fail before anything runs
+    out_dir = out_dir or repo_root() / "build" / "course"
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def go(nb_id: str) -> RunResult:
+        print(f"▶ {nb_id} {TITLES[nb_id]} ({profile})", flush=True)
+        res = run_one(nb_id, profile, out_dir, html)
+        mark = "✓" if res.status == "ok" else "✗"
+        print(f"{mark} {nb_id} in {res.seconds:.1f}s {res.error}", flush=True)
+        return res
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = list(pool.map(go, ids))
+    report = write_report(results, profile, out_dir)
+    print(f"report: {report}")
+    return results
