@@ -9,8 +9,22 @@ from llmcourse.nn.attention import (
     causal_mask,
     scaled_dot_product_attention,
 )
+from llmcourse.nn.feedforward import ACTIVATIONS, FeedForward, matched_hidden_size
+from llmcourse.nn.mha import KVCacheLike, MultiHeadAttention, repeat_kv
+from llmcourse.nn.norms import LayerNorm, RMSNorm, make_norm
+from llmcourse.nn.positions import (
+    LearnedPositions,
+    RotaryEmbedding,
+    alibi_bias,
+    alibi_slopes,
+    apply_rotary,
+    rotate_half,
+    sinusoidal_positions,
+)
 
 __all__ = [
-    "attention_mask_from_padding", "attention_scores", "attention_weights", "causal_mask",
-    "scaled_dot_product_attention",
+    "ACTIVATIONS", "FeedForward", "KVCacheLike", "LayerNorm", "LearnedPositions", "MultiHeadAttention",
+    "RMSNorm", "RotaryEmbedding", "alibi_bias", "alibi_slopes", "apply_rotary", "attention_mask_from_padding",
+    "attention_scores", "attention_weights", "causal_mask", "make_norm", "matched_hidden_size", "repeat_kv",
+    "rotate_half", "scaled_dot_product_attention", "sinusoidal_positions",
 ]
