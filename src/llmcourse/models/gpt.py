@@ -1,0 +1,398 @@
+"""A GPT in one file: the decoder-only transformer of weeks 2-6.
+
+    tokens (B, T)
+      -> token embedding (+ position embedding, for learned/sinusoidal positions)
+      -> n_layer x Block:   x = x + attention(norm1(x))     tokens talk to earlier tokens
+                            x = x + mlp(norm2(x))           each token thinks on its own
+      -> final norm -> lm_head (tied to the token embedding) -> logits (B, T, vocab)
+
+Trained to predict token t+1 from tokens 0..t with cross-entropy. Norms come *before*
+each sublayer (pre-norm, as in GPT-2 and every modern LLM), so the residual stream `x`
+is a clean highway from the embedding to the output.
+
+One config switches between model families:
+
+    GPTConfig(...)                      GPT-2: LayerNorm, learned positions, GELU, biases
+    GPTConfig.llama_style(...)          Llama: RMSNorm, RoPE, SwiGLU, no biases, (GQA)
+    fields norm / positions / activation / n_kv_head / attn_impl mix and match.
+
+Attention is `llmcourse.nn.MultiHeadAttention`, which by default runs the from-scratch
+`scaled_dot_product_attention` of notebook 2.1; `attn_impl="sdpa"` (or
+`model.set_attn_impl("sdpa")`) switches to torch's fused kernel for speed, with the same
+numbers.
+
+Context length. `block_size` is the longest sequence the model accepts; `forward` raises
+for longer input. `generate()` keeps going past it by *cropping*: before each step the
+context is cut to its last `block_size` tokens, so the model forgets the beginning.
+Models without learned positions (sinusoidal, rope, alibi, none) can be evaluated on
+longer sequences after `extend_context(n)` (the length-extrapolation experiment of 3.1).
+
+KV cache (3.2). `forward(idx, cache=c, start_pos=p)` runs the T new tokens at positions
+p..p+T-1. Each attention layer calls `c.update(layer_idx, k, v)` with its new keys and
+values (B, n_kv_head, T, head_dim) and attends over what it returns (the cache's keys
+and values so far, which must then hold p + T positions). Positions (learned,
+sinusoidal, RoPE, ALiBi) and the causal mask use `start_pos`, so prefill (p = 0, the
+prompt) and one-token steps (T = 1) give the same logits as a full forward.
+
+Interop: `GPT.from_hf(GPT2LMHeadModel)` copies Hugging Face GPT-2 weights (equal logits);
+`model.to_hf()` exports a Llama-style model to `LlamaForCausalLM` (equal logits), which
+week 6 turns into GGUF.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from llmcourse.nn.feedforward import ACTIVATIONS, FeedForward, matched_hidden_size
+from llmcourse.nn.mha import KVCacheLike, MultiHeadAttention
+from llmcourse.nn.norms import make_norm
+from llmcourse.nn.positions import LearnedPositions, RotaryEmbedding, alibi_bias, sinusoidal_positions
+from llmcourse.nn.attention import causal_mask
+
+__all__ = ["GPT", "GPTConfig"]
+
+POSITIONS = ("learned", "sinusoidal", "rope", "alibi", "none")
+NORMS = ("layernorm", "rmsnorm")
+
+
+@dataclass
+class GPTConfig:
+    """Everything that defines a GPT's shape. Defaults: a small GPT-2-style character model."""
+
+    vocab_size: int = 65
+    block_size: int = 128  # longest context (tokens)
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    n_kv_head: int | None = None  # None = n_head (plain multi-head); fewer = grouped-query attention
+    ffn_hidden: int | None = None  # None = 4 * n_embd, or the parameter-matched 8/3 * n_embd for swiglu
+    dropout: float = 0.0
+    bias: bool = True  # biases in linear layers and LayerNorm
+    norm: str = "layernorm"  # layernorm | rmsnorm
+    norm_eps: float = 1e-5
+    positions: str = "learned"  # learned | sinusoidal | rope | alibi | none
+    rope_theta: float = 10000.0
+    activation: str = "gelu"  # relu | gelu | gelu_tanh | swiglu
+    tie_weights: bool = True  # lm_head shares the token embedding matrix
+    attn_impl: str = "ours"  # ours (notebook 2.1's function) | sdpa (torch's fused kernel)
+
+    def __post_init__(self) -> None:
+        if self.n_kv_head is None:
+            self.n_kv_head = self.n_head
+        if self.ffn_hidden is None:
+            self.ffn_hidden = matched_hidden_size(self.n_embd, self.activation) if self.activation in ACTIVATIONS else 0
+        for name, value, allowed in (("norm", self.norm, NORMS), ("positions", self.positions, POSITIONS),
+                                     ("activation", self.activation, ACTIVATIONS),
+                                     ("attn_impl", self.attn_impl, ("ours", "sdpa"))):
+            if value not in allowed:
+                raise ValueError(f"GPTConfig.{name}={value!r} is not one of {', '.join(allowed)}")
+        for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "n_kv_head"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"GPTConfig.{name} must be a positive integer, got {getattr(self, name)}")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd={self.n_embd} must be divisible by n_head={self.n_head} (head_dim = n_embd / n_head)")
+        if self.n_head % self.n_kv_head:
+            raise ValueError(f"n_kv_head={self.n_kv_head} must divide n_head={self.n_head} for grouped-query attention")
+        if self.positions == "rope" and self.head_dim % 2:
+            raise ValueError(f"rope needs an even head_dim, got {self.head_dim} (n_embd / n_head)")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def head_dim(self) -> int:
+        return self.n_embd // self.n_head
+
+    @classmethod
+    def llama_style(cls, **overrides) -> GPTConfig:
+        """A Llama-style config: RMSNorm, RoPE, SwiGLU, no biases; pass n_kv_head for GQA."""
+        kw = dict(norm="rmsnorm", positions="rope", activation="swiglu", bias=False, norm_eps=1e-5)
+        kw.update(overrides)
+        return cls(**kw)
+
+    def replace(self, **changes) -> GPTConfig:
+        """A copy with some fields changed (ffn_hidden is recomputed unless given)."""
+        if "activation" in changes or "n_embd" in changes:
+            changes.setdefault("ffn_hidden", None)
+        return dataclasses.replace(self, **changes)
+
+
+class Block(nn.Module):
+    """One pre-norm transformer block: attention then MLP, each added to the residual stream."""
+
+    def __init__(self, config: GPTConfig, layer_idx: int) -> None:
+        super().__init__()
+        c = config
+        self.layer_idx = layer_idx
+        self.norm1 = make_norm(c.norm, c.n_embd, c.norm_eps, c.bias)
+        self.attn = MultiHeadAttention(c.n_embd, c.n_head, c.n_kv_head, bias=c.bias, dropout=c.dropout,
+                                       attn_impl=c.attn_impl)
+        self.norm2 = make_norm(c.norm, c.n_embd, c.norm_eps, c.bias)
+        self.mlp = FeedForward(c.n_embd, c.ffn_hidden, c.activation, bias=c.bias, dropout=c.dropout)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, is_causal: bool,
+                rope: tuple[torch.Tensor, torch.Tensor] | None, cache: KVCacheLike | None) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), mask=mask, is_causal=is_causal, rope=rope, cache=cache,
+                          layer_idx=self.layer_idx)  # (B, T, C)
+        x = x + self.mlp(self.norm2(x))  # (B, T, C)
+        return x
+
+
+class GPT(nn.Module):
+    """A decoder-only transformer language model. `forward(idx, targets)` -> (logits, loss)."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.config = c = config
+        self.tok_emb = nn.Embedding(c.vocab_size, c.n_embd)
+        self.pos_emb = LearnedPositions(c.block_size, c.n_embd) if c.positions == "learned" else None
+        self.rotary = RotaryEmbedding(c.head_dim, c.rope_theta) if c.positions == "rope" else None
+        self.drop = nn.Dropout(c.dropout)
+        self.blocks = nn.ModuleList(Block(c, i) for i in range(c.n_layer))
+        self.norm_f = make_norm(c.norm, c.n_embd, c.norm_eps, c.bias)
+        self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
+        if c.tie_weights:
+            self.lm_head.weight = self.tok_emb.weight  # one matrix reads and writes tokens
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():  # GPT-2: shrink the layers that write into the residual stream
+            if name.endswith(("attn.proj.weight", "mlp.down.weight")):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+
+    # ------------------------------------------------------------------ bookkeeping
+    def num_params(self, non_embedding: bool = True) -> int:
+        """Parameter count; by default without position and (untied) token embeddings."""
+        n = sum(p.numel() for p in self.parameters())
+        if non_embedding:
+            if self.pos_emb is not None:
+                n -= self.pos_emb.table.weight.numel()
+            if not self.config.tie_weights:
+                n -= self.tok_emb.weight.numel()
+        return n
+
+    def set_attn_impl(self, impl: str) -> GPT:
+        """Switch every layer between "ours" (notebook 2.1) and "sdpa" (torch's fused kernel)."""
+        if impl not in ("ours", "sdpa"):
+            raise ValueError(f"attn_impl must be 'ours' or 'sdpa', got {impl!r}")
+        self.config.attn_impl = impl
+        for block in self.blocks:
+            block.attn.attn_impl = impl
+        return self
+
+    def extend_context(self, block_size: int) -> GPT:
+        """Accept sequences up to `block_size` (for evaluating length extrapolation).
+
+        Only for positions that exist at any length (sinusoidal, rope, alibi, none): learned
+        positions have no vector beyond the table they were trained with.
+        """
+        if self.config.positions == "learned" and block_size > self.config.block_size:
+            raise ValueError("learned positions cannot extend past their table "
+                             f"({self.config.block_size}); use sinusoidal, rope, alibi or none")
+        self.config.block_size = block_size
+        return self
+
+    # ------------------------------------------------------------------ forward
+    def _attention_mask(self, T: int, start_pos: int, attention_mask: torch.Tensor | None,
+                        device: torch.device) -> tuple[torch.Tensor | None, bool]:
+        """(mask, is_causal) for T queries at positions start_pos.. over S = start_pos + T keys."""
+        S = start_pos + T
+        pad = None
+        if attention_mask is not None:
+            if attention_mask.dim() != 2 or attention_mask.shape[1] != S:
+                raise ValueError(f"attention_mask must be (batch, {S}) of 0/1 covering all keys "
+                                 f"(cached and new), got shape {tuple(attention_mask.shape)}")
+            pad = attention_mask.to(device=device).bool()[:, None, None, :]  # (B, 1, 1, S)
+        if self.config.positions == "alibi":
+            bias = alibi_bias(self.config.n_head, T, S, offset=start_pos, device=device)  # (H, T, S)
+            bias = bias.masked_fill(~causal_mask(T, S, offset=start_pos, device=device), float("-inf"))
+            if pad is not None:
+                bias = bias.unsqueeze(0).masked_fill(~pad, float("-inf"))  # (B, H, T, S)
+            return bias, False
+        return pad, True
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, *,
+                attention_mask: torch.Tensor | None = None, cache: KVCacheLike | None = None,
+                start_pos: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """idx (B, T) token ids -> (logits (B, T, vocab), loss or None).
+
+        targets (B, T): next-token ids; -100 entries are ignored in the loss.
+        attention_mask (B, start_pos + T): 1 = real token, 0 = padding (keys only).
+        cache, start_pos: KV-cache decoding (see the module docstring).
+        """
+        if idx.dim() != 2:
+            raise ValueError(f"idx must be (batch, length) token ids, got shape {tuple(idx.shape)}; "
+                             "add a batch dimension with idx[None]")
+        B, T = idx.shape
+        if T == 0:
+            raise ValueError("idx is empty: give at least one token")
+        if start_pos + T > self.config.block_size:
+            raise ValueError(
+                f"sequence of {start_pos + T} tokens is longer than block_size={self.config.block_size}; "
+                "crop it to the last block_size tokens (generate() does), train with a larger block_size, "
+                "or for non-learned positions call model.extend_context(n)"
+            )
+        if int(idx.min()) < 0 or int(idx.max()) >= self.config.vocab_size:
+            raise ValueError(f"token ids must be in [0, {self.config.vocab_size}), got "
+                             f"[{int(idx.min())}, {int(idx.max())}]")
+        device = idx.device
+        positions = torch.arange(start_pos, start_pos + T, device=device)  # (T,)
+        x = self.tok_emb(idx)  # (B, T, C)
+        if self.config.positions == "learned":
+            x = x + self.pos_emb(positions)  # (T, C) broadcasts over the batch
+        elif self.config.positions == "sinusoidal":
+            x = x + sinusoidal_positions(positions, self.config.n_embd).to(x.dtype)
+        x = self.drop(x)
+        rope = self.rotary(positions, dtype=x.dtype) if self.rotary is not None else None  # (T, hd) x2
+        mask, is_causal = self._attention_mask(T, start_pos, attention_mask, device)
+        for block in self.blocks:
+            x = block(x, mask, is_causal, rope, cache)  # (B, T, C)
+        x = self.norm_f(x)
+        logits = self.lm_head(x)  # (B, T, V)
+        loss = None
+        if targets is not None:
+            if targets.shape != idx.shape:
+                raise ValueError(f"targets must have idx's shape {tuple(idx.shape)}, got {tuple(targets.shape)}")
+            loss = F.cross_entropy(logits.reshape(B * T, -1).float(), targets.reshape(B * T), ignore_index=-100)
+        return logits, loss
+
+    # ------------------------------------------------------------------ generation
+    @torch.no_grad()
+    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+                 seed: int | None = None, generator: torch.Generator | None = None,
+                 eos_token_id: int | None = None) -> torch.Tensor:
+        """Append `max_new_tokens` sampled tokens to idx (B, T); returns (B, T + new).
+
+        temperature 0 is greedy; top_k keeps the k most likely tokens. `seed` (or a
+        `generator`) makes sampling reproducible without touching the global RNG.
+        Context longer than block_size is cropped to its last block_size tokens before each
+        step. Rows that produced `eos_token_id` are padded with it; generation stops early
+        when every row has. Runs in eval mode (dropout off) and restores the mode after.
+        """
+        if idx.dim() != 2 or idx.shape[1] == 0:
+            raise ValueError(f"idx must be (batch, length >= 1) token ids, got shape {tuple(idx.shape)}")
+        if max_new_tokens < 0:
+            raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+        if seed is not None:
+            generator = torch.Generator(device=idx.device).manual_seed(seed)
+        was_training = self.training
+        self.eval()
+        done = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
+        for _ in range(max_new_tokens):
+            context = idx[:, -self.config.block_size:]  # crop: the model sees at most block_size tokens
+            logits, _ = self(context)
+            logits = logits[:, -1, :].float()  # (B, V) the next-token scores
+            if temperature == 0:
+                next_id = logits.argmax(dim=-1, keepdim=True)  # (B, 1)
+            else:
+                logits = logits / temperature
+                if top_k is not None:
+                    kth = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]  # (B, 1)
+                    logits = logits.masked_fill(logits < kth, float("-inf"))
+                probs = F.softmax(logits, dim=-1)
+                next_id = torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
+            if eos_token_id is not None:
+                next_id = next_id.masked_fill(done[:, None], eos_token_id)
+                done |= next_id[:, 0] == eos_token_id
+            idx = torch.cat([idx, next_id], dim=1)
+            if eos_token_id is not None and bool(done.all()):
+                break
+        self.train(was_training)
+        return idx
+
+    # ------------------------------------------------------------------ Hugging Face interop
+    @classmethod
+    def from_hf(cls, hf_model: nn.Module, attn_impl: str = "ours") -> GPT:
+        """A GPT with the weights of a Hugging Face `GPT2LMHeadModel` (equal logits).
+
+        Online: `GPT.from_hf(transformers.GPT2LMHeadModel.from_pretrained("gpt2"))`.
+        GPT-2 stores its linear layers as `Conv1D` with (in, out) weights: we transpose them.
+        """
+        hc = hf_model.config
+        if getattr(hc, "model_type", None) != "gpt2":
+            raise ValueError(f"from_hf loads GPT-2 models (model_type 'gpt2'), got {getattr(hc, 'model_type', None)!r}")
+        if getattr(hc, "scale_attn_by_inverse_layer_idx", False) or not getattr(hc, "scale_attn_weights", True):
+            raise ValueError("this GPT-2 variant scales attention differently; only standard GPT-2 is supported")
+        act = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu", "relu": "relu"}
+        if hc.activation_function not in act:
+            raise ValueError(f"unsupported GPT-2 activation {hc.activation_function!r}")
+        config = GPTConfig(
+            vocab_size=hc.vocab_size, block_size=hc.n_positions, n_layer=hc.n_layer, n_head=hc.n_head,
+            n_embd=hc.n_embd, ffn_hidden=hc.n_inner or 4 * hc.n_embd, dropout=0.0, bias=True, norm="layernorm",
+            norm_eps=hc.layer_norm_epsilon, positions="learned", activation=act[hc.activation_function],
+            tie_weights=bool(getattr(hc, "tie_word_embeddings", True)), attn_impl=attn_impl,
+        )
+        model = cls(config)
+        sd = {k.removeprefix("transformer."): v for k, v in hf_model.state_dict().items()}
+        ours = {"tok_emb.weight": sd["wte.weight"], "pos_emb.table.weight": sd["wpe.weight"],
+                "norm_f.weight": sd["ln_f.weight"], "norm_f.bias": sd["ln_f.bias"],
+                "lm_head.weight": sd.get("lm_head.weight", sd["wte.weight"])}
+        for i in range(hc.n_layer):
+            h, b = f"h.{i}.", f"blocks.{i}."
+            for src, dst in (("ln_1", "norm1"), ("ln_2", "norm2")):
+                ours[b + dst + ".weight"], ours[b + dst + ".bias"] = sd[h + src + ".weight"], sd[h + src + ".bias"]
+            for src, dst in (("attn.c_attn", "attn.qkv"), ("attn.c_proj", "attn.proj"),
+                             ("mlp.c_fc", "mlp.up"), ("mlp.c_proj", "mlp.down")):
+                ours[b + dst + ".weight"] = sd[h + src + ".weight"].t()  # Conv1D (in, out) -> Linear (out, in)
+                ours[b + dst + ".bias"] = sd[h + src + ".bias"]
+        model.load_state_dict({k: v.detach().clone() for k, v in ours.items()}, strict=True)
+        return model.to(next(hf_model.parameters()).device)
+
+    def to_hf(self) -> nn.Module:
+        """Export a Llama-style GPT to a Hugging Face `LlamaForCausalLM` with equal logits.
+
+        Needs norm="rmsnorm", positions="rope", activation="swiglu", bias=False (that is,
+        `GPTConfig.llama_style(...)`). The fused QKV weight is split into q/k/v_proj.
+        """
+        c = self.config
+        problems = [f"{name}={getattr(c, name)!r} (Llama: {want!r})" for name, want in
+                    (("norm", "rmsnorm"), ("positions", "rope"), ("activation", "swiglu"), ("bias", False))
+                    if getattr(c, name) != want]
+        if problems:
+            raise ValueError("to_hf exports Llama-style models only; this config has " + ", ".join(problems)
+                             + ". Build it with GPTConfig.llama_style(...)")
+        from llmcourse.assets.registry import require
+
+        transformers = require("transformers")
+        hf_config = transformers.LlamaConfig(
+            vocab_size=c.vocab_size, hidden_size=c.n_embd, intermediate_size=c.ffn_hidden,
+            num_hidden_layers=c.n_layer, num_attention_heads=c.n_head, num_key_value_heads=c.n_kv_head,
+            head_dim=c.head_dim, max_position_embeddings=c.block_size, rms_norm_eps=c.norm_eps,
+            rope_parameters={"rope_type": "default", "rope_theta": c.rope_theta}, attention_bias=False,
+            mlp_bias=False, hidden_act="silu", tie_word_embeddings=c.tie_weights,
+            bos_token_id=None, eos_token_id=None, pad_token_id=None,
+        )
+        hf = transformers.LlamaForCausalLM(hf_config)
+        sd = {"model.embed_tokens.weight": self.tok_emb.weight, "model.norm.weight": self.norm_f.weight,
+              "lm_head.weight": self.lm_head.weight}
+        for i, block in enumerate(self.blocks):
+            p = f"model.layers.{i}."
+            q, k, v = block.attn.qkv.weight.split(block.attn.split_sizes, dim=0)
+            sd.update({
+                p + "self_attn.q_proj.weight": q, p + "self_attn.k_proj.weight": k, p + "self_attn.v_proj.weight": v,
+                p + "self_attn.o_proj.weight": block.attn.proj.weight,
+                p + "mlp.gate_proj.weight": block.mlp.gate.weight, p + "mlp.up_proj.weight": block.mlp.up.weight,
+                p + "mlp.down_proj.weight": block.mlp.down.weight,
+                p + "input_layernorm.weight": block.norm1.weight, p + "post_attention_layernorm.weight": block.norm2.weight,
+            })
+        missing, unexpected = hf.load_state_dict({k: t.detach().clone() for k, t in sd.items()}, strict=False)
+        missing = [m for m in missing if not (c.tie_weights and m == "lm_head.weight")]
+        if missing or unexpected:
+            raise RuntimeError(f"weight export mismatch: missing {missing}, unexpected {unexpected}")
+        if c.tie_weights:
+            hf.tie_weights()
+        return hf.to(self.tok_emb.weight.device).eval()
