@@ -250,7 +250,7 @@ def train_phrase_tokenizer(texts: Iterable[str], vocab_size: int = 800) -> Phras
             model_type="bpe", byte_fallback=True, character_coverage=1.0,
             normalization_rule_name="identity", pad_id=0, unk_id=1, bos_id=2, eos_id=3,
             user_defined_symbols=list(SPECIALS[4:]), minloglevel=2, num_threads=1,
-            hard_vocab_limit=False,
+            hard_vocab_limit=False, remove_extra_whitespaces=False,
         )
     except RuntimeError as err:
         raise ValueError(f"SentencePiece could not train with vocab_size={vocab_size}: {err}. "
