@@ -7,7 +7,7 @@
     RegexTokenizer.from_tiktoken("cl100k_base").encode(text)  # == tiktoken's ids
 """
 
-from llmcourse.tokenization.base import Tokenizer, best_pair, get_stats, merge, render_token
+from llmcourse.tokenization.base import Tokenizer, best_pair, bpe, get_stats, merge, render_token
 from llmcourse.tokenization.bpe_basic import BasicTokenizer, learn_merges, train_naive
 from llmcourse.tokenization.bpe_regex import RegexTokenizer, recover_merges
 from llmcourse.tokenization.patterns import (
@@ -17,6 +17,6 @@ from llmcourse.tokenization.train_fast import count_chunks, train_fast
 
 __all__ = [
     "BasicTokenizer", "GPT2_SPLIT_PATTERN", "GPT4_SPLIT_PATTERN", "O200K_SPLIT_PATTERN", "PATTERNS",
-    "RegexTokenizer", "Tokenizer", "best_pair", "count_chunks", "get_stats", "learn_merges", "merge",
+    "RegexTokenizer", "Tokenizer", "best_pair", "bpe", "count_chunks", "get_stats", "learn_merges", "merge",
     "recover_merges", "render_token", "split_chunks", "train_fast", "train_naive",
 ]

@@ -65,6 +65,18 @@ def best_pair(stats: dict[Pair, int]) -> Pair:
     return min(stats, key=lambda p: (-stats[p], p))
 
 
+def bpe(ids: list[int], merges: dict[Pair, int]) -> list[int]:
+    """Apply `merges` to `ids` the way encoding does: repeatedly merge the adjacent pair
+    that was learned first (lowest merged id), until no adjacent pair has a merge."""
+    while len(ids) >= 2:
+        pair = min(zip(ids, ids[1:]), key=lambda p: merges.get(p, float("inf")))
+        idx = merges.get(pair)
+        if idx is None:
+            break  # no pair left that has a merge
+        ids = merge(ids, pair, idx)
+    return ids
+
+
 # ----------------------------------------------------------------------------- display
 
 def replace_control_characters(s: str) -> str:
@@ -153,14 +165,7 @@ class Tokenizer:
         if cached is not None:
             return cached
         ids = list(chunk.translate(self._byte_table)) if self._byte_table else [self.byte_ids[b] for b in chunk]
-        merges = self.merges
-        while len(ids) >= 2:
-            # the pair whose merge was learned first (lowest merged id)
-            pair = min(zip(ids, ids[1:]), key=lambda p: merges.get(p, float("inf")))
-            idx = merges.get(pair)
-            if idx is None:
-                break  # no pair left that has a merge
-            ids = merge(ids, pair, idx)
+        ids = bpe(ids, self.merges)
         if len(self._cache) > 100_000:
             self._cache.clear()
         self._cache[chunk] = ids

@@ -49,11 +49,11 @@ def _merge_positions(seq: list[int], a: int, b: int, idx: int) -> tuple[list[int
 
 def train_fast(words: Mapping[bytes | tuple[int, ...], int], num_merges: int, first_id: int = 256,
                progress: bool = False, verbose: bool = False,
-               vocab: dict[int, bytes] | None = None) -> list[tuple[Pair, int]]:
+               vocab: dict[int, bytes] | None = None, min_count: int = 1) -> list[tuple[Pair, int]]:
     """Learn `num_merges` BPE merges from `words` ({chunk: frequency}); chunks are bytes or id tuples.
 
     Returns [((a, b), count), ...] in merge order; the k-th pair becomes id `first_id + k`.
-    Stops early (returning fewer merges) when no adjacent pair is left.
+    Stops early (returning fewer merges) when no adjacent pair occurs `min_count` times or more.
     `vocab` (id -> bytes) is only used to print merges when `verbose`.
     """
     seqs: list[list[int]] = []
@@ -79,7 +79,7 @@ def train_fast(words: Mapping[bytes | tuple[int, ...], int], num_merges: int, fi
     for k in range(num_merges):
         while heap and counts.get(heap[0][1], 0) != -heap[0][0]:
             heapq.heappop(heap)  # stale: this pair's count changed after the entry was pushed
-        if not heap:
+        if not heap or -heap[0][0] < min_count:
             break
         neg_count, pair = heapq.heappop(heap)
         idx = first_id + k
