@@ -198,3 +198,71 @@ def test_llama_style_is_one_config_away():
     m = GPT(c)
     assert m.pos_emb is None and m.blocks[0].mlp.gate is not None
     assert m.lm_head.weight is m.tok_emb.weight
+
+
+def test_next_token_loss_equals_cross_entropy_with_ignore_index():
+    from llmcourse.models.gpt import next_token_loss
+
+    g = torch.Generator().manual_seed(0)
+    logits, targets = torch.randn(3, 7, 11, generator=g) * 4, torch.randint(11, (3, 7), generator=g)
+    targets[0, :3] = -100
+    ref = torch.nn.functional.cross_entropy(logits.reshape(21, 11), targets.reshape(21), ignore_index=-100)
+    torch.testing.assert_close(next_token_loss(logits, targets), ref)
+
+
+def test_save_and_load_round_trip(tmp_path):
+    m = GPT(GPTConfig.llama_style(vocab_size=V, block_size=8, n_layer=1, n_head=2, n_kv_head=1, n_embd=16))
+    m.save(tmp_path / "gpt")
+    m2 = GPT.load(tmp_path / "gpt")
+    x = torch.randint(0, V, (2, 8))
+    assert torch.equal(m(x)[0], m2(x)[0]) and m2.config == m.config
+    with pytest.raises(FileNotFoundError, match="saved GPT"):
+        GPT.load(tmp_path)
+
+
+# ---------------------------------------------------------------- exercises of 2.2: the library passes them
+def _csa_ref(x, w_qkv, b_qkv, w_proj, b_proj, n_head):
+    from llmcourse.nn import MultiHeadAttention
+
+    mha = MultiHeadAttention(x.shape[-1], n_head).eval()
+    with torch.no_grad():
+        mha.qkv.weight.copy_(w_qkv), mha.qkv.bias.copy_(b_qkv)
+        mha.proj.weight.copy_(w_proj), mha.proj.bias.copy_(b_proj)
+        return mha(x, is_causal=True)
+
+
+def _exercise_refs():
+    from llmcourse.models.gpt import next_token_loss, sample_next
+    from llmcourse.training import get_batch
+
+    return [("gpt.get_batch", get_batch), ("gpt.lm_loss", next_token_loss),
+            ("gpt.causal_self_attention", _csa_ref), ("gpt.sample_next", sample_next)]
+
+
+@pytest.mark.parametrize("name, ref", _exercise_refs(), ids=lambda v: v if isinstance(v, str) else "")
+def test_reference_passes_exercise(name, ref):
+    from llmcourse.exercises.registry import run_exercise
+
+    res = run_exercise(name, ref)
+    assert res.ok, res.failures
+
+
+def test_wrong_answers_fail_gpt_exercises():
+    from llmcourse.exercises.registry import run_exercise
+    from llmcourse.models.gpt import sample_next
+
+    def no_shift(data, block_size, batch_size, generator=None):
+        s = torch.randint(len(data) - block_size, (batch_size,), generator=generator)
+        x = torch.stack([data[i:i + block_size] for i in s])
+        return x, x
+
+    assert not run_exercise("gpt.get_batch", no_shift).ok
+    # temperature applied after the softmax (a common slip) samples the wrong distribution
+    def late_temperature(logits, temperature, top_k=None, generator=None):
+        if temperature == 0:
+            return logits.argmax(-1, keepdim=True)
+        p = torch.softmax(logits, -1) / temperature
+        return torch.multinomial(p / p.sum(-1, keepdim=True), 1, generator=generator)
+
+    assert not run_exercise("gpt.sample_next", late_temperature).ok
+    assert run_exercise("gpt.sample_next", sample_next).ok

@@ -242,3 +242,54 @@ def test_feedforward_variants_match_their_formulas_and_parameter_counts():
     torch.testing.assert_close(gelu(x), gelu.down(F.gelu(gelu.up(x), approximate="tanh")))
     with pytest.raises(ValueError, match="unknown activation"):
         FeedForward(d, activation="tanh")
+
+
+# ---------------------------------------------------------------- exercises of 3.1: the library passes them
+def _mha_ref(x, w_qkv, b_qkv, w_out, b_out, n_heads, causal):
+    mha = MultiHeadAttention(x.shape[-1], n_heads).eval()
+    with torch.no_grad():
+        mha.qkv.weight.copy_(w_qkv), mha.qkv.bias.copy_(b_qkv)
+        mha.proj.weight.copy_(w_out), mha.proj.bias.copy_(b_out)
+        return mha(x, is_causal=causal)
+
+
+def _rmsnorm_ref(x, weight, eps):
+    norm = RMSNorm(x.shape[-1], eps=eps)
+    with torch.no_grad():
+        norm.weight.copy_(weight)
+        return norm(x)
+
+
+def _swiglu_ref(x, w_gate, w_up, w_down):
+    ffn = FeedForward(x.shape[-1], w_up.shape[0], activation="swiglu", bias=False)
+    with torch.no_grad():
+        ffn.gate.weight.copy_(w_gate), ffn.up.weight.copy_(w_up), ffn.down.weight.copy_(w_down)
+        return ffn(x)
+
+
+@pytest.mark.parametrize("name, ref", [
+    ("block.mha", _mha_ref),
+    ("block.sinusoidal", sinusoidal_positions),
+    ("block.rope", lambda x, pos, base: apply_rotary(x, *RotaryEmbedding(x.shape[-1], base)(pos))),
+    ("block.alibi_slopes", alibi_slopes),
+    ("block.rmsnorm", _rmsnorm_ref),
+    ("block.swiglu", _swiglu_ref),
+])
+def test_reference_passes_exercise(name, ref):
+    from llmcourse.exercises.registry import run_exercise
+
+    res = run_exercise(name, ref)
+    assert res.ok, res.failures
+
+
+def test_wrong_answers_fail_block_exercises():
+    from llmcourse.exercises.registry import run_exercise
+
+    # interleaved pairs (GPT-NeoX vs GPT-J layout) is a classic RoPE mistake
+    def rope_interleaved(x, pos, base):
+        cos, sin = RotaryEmbedding(x.shape[-1], base)(pos)
+        x2 = torch.stack((-x[..., 1::2], x[..., 0::2]), dim=-1).flatten(-2)
+        return x * cos + x2 * sin
+
+    assert not run_exercise("block.rope", rope_interleaved).ok
+    assert not run_exercise("block.alibi_slopes", lambda n: 2.0 ** (-8.0 / n * torch.arange(1, n + 1))).ok

@@ -42,8 +42,11 @@ week 6 turns into GGUF.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -55,7 +58,7 @@ from llmcourse.nn.norms import make_norm
 from llmcourse.nn.positions import LearnedPositions, RotaryEmbedding, alibi_bias, sinusoidal_positions
 from llmcourse.nn.attention import causal_mask
 
-__all__ = ["GPT", "GPTConfig"]
+__all__ = ["GPT", "GPTConfig", "next_token_loss", "sample_next"]
 
 POSITIONS = ("learned", "sinusoidal", "rope", "alibi", "none")
 NORMS = ("layernorm", "rmsnorm")
@@ -120,6 +123,35 @@ class GPTConfig:
         if "activation" in changes or "n_embd" in changes:
             changes.setdefault("ffn_hidden", None)
         return dataclasses.replace(self, **changes)
+
+
+def next_token_loss(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
+    """Cross-entropy of next-token prediction: -mean log p(target), over all positions.
+
+    logits (B, T, V), targets (B, T); positions whose target is `ignore_index` do not count.
+    log_softmax subtracts the row maximum first, so large logits do not overflow.
+    """
+    log_probs = logits.float().log_softmax(dim=-1)  # (B, T, V)
+    keep = targets != ignore_index  # (B, T)
+    picked = log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)  # (B, T) log p(target)
+    return -(picked * keep).sum() / keep.sum().clamp(min=1)
+
+
+def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """One token per row from next-token logits (B, V) -> (B, 1).
+
+    temperature 0 is greedy (argmax); otherwise sample from softmax(logits / temperature),
+    restricted to the top_k most likely tokens when top_k is given.
+    """
+    if temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True)  # (B, 1)
+    logits = logits.float() / temperature
+    if top_k is not None:
+        kth = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]  # (B, 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = F.softmax(logits, dim=-1)  # (B, V)
+    return torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
 
 
 class Block(nn.Module):
@@ -265,7 +297,7 @@ class GPT(nn.Module):
         if targets is not None:
             if targets.shape != idx.shape:
                 raise ValueError(f"targets must have idx's shape {tuple(idx.shape)}, got {tuple(targets.shape)}")
-            loss = F.cross_entropy(logits.reshape(B * T, -1).float(), targets.reshape(B * T), ignore_index=-100)
+            loss = next_token_loss(logits, targets)
         return logits, loss
 
     # ------------------------------------------------------------------ generation
@@ -295,16 +327,7 @@ class GPT(nn.Module):
         for _ in range(max_new_tokens):
             context = idx[:, -self.config.block_size:]  # crop: the model sees at most block_size tokens
             logits, _ = self(context)
-            logits = logits[:, -1, :].float()  # (B, V) the next-token scores
-            if temperature == 0:
-                next_id = logits.argmax(dim=-1, keepdim=True)  # (B, 1)
-            else:
-                logits = logits / temperature
-                if top_k is not None:
-                    kth = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]  # (B, 1)
-                    logits = logits.masked_fill(logits < kth, float("-inf"))
-                probs = F.softmax(logits, dim=-1)
-                next_id = torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
+            next_id = sample_next(logits[:, -1, :], temperature, top_k, generator)  # (B, 1)
             if eos_token_id is not None:
                 next_id = next_id.masked_fill(done[:, None], eos_token_id)
                 done |= next_id[:, 0] == eos_token_id
@@ -313,6 +336,35 @@ class GPT(nn.Module):
                 break
         self.train(was_training)
         return idx
+
+    # ------------------------------------------------------------------ saving
+    def save(self, folder: str | os.PathLike) -> Path:
+        """Write config.json and model.safetensors into `folder` (created if needed)."""
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        if self.config.tie_weights:
+            state.pop("lm_head.weight")  # the same tensor as tok_emb.weight; safetensors stores it once
+        save_file(state, str(folder / "model.safetensors"))
+        (folder / "config.json").write_text(json.dumps(dataclasses.asdict(self.config), indent=1))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike, device: str | torch.device = "cpu") -> GPT:
+        """A GPT saved with `save()` (safetensors: no code runs while loading)."""
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
+            raise FileNotFoundError(f"{folder} does not hold a saved GPT (config.json + model.safetensors)")
+        model = cls(GPTConfig(**json.loads((folder / "config.json").read_text())))
+        state = load_file(str(folder / "model.safetensors"))
+        if model.config.tie_weights:
+            state["lm_head.weight"] = state["tok_emb.weight"]
+        model.load_state_dict(state, strict=True)
+        return model.to(device)
 
     # ------------------------------------------------------------------ Hugging Face interop
     @classmethod
