@@ -10,6 +10,7 @@
 from llmcourse.tokenization.base import Tokenizer, best_pair, bpe, get_stats, merge, render_token
 from llmcourse.tokenization.bpe_basic import BasicTokenizer, learn_merges, train_naive
 from llmcourse.tokenization.bpe_regex import RegexTokenizer, recover_merges
+from llmcourse.tokenization.course_tokenizer import course_tokenizer_path, load_course_tokenizer
 from llmcourse.tokenization.patterns import (
     GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, O200K_SPLIT_PATTERN, PATTERNS, split_chunks,
 )
@@ -17,6 +18,6 @@ from llmcourse.tokenization.train_fast import count_chunks, train_fast
 
 __all__ = [
     "BasicTokenizer", "GPT2_SPLIT_PATTERN", "GPT4_SPLIT_PATTERN", "O200K_SPLIT_PATTERN", "PATTERNS",
-    "RegexTokenizer", "Tokenizer", "best_pair", "bpe", "count_chunks", "get_stats", "learn_merges", "merge",
+    "RegexTokenizer", "Tokenizer", "best_pair", "bpe", "count_chunks", "course_tokenizer_path", "get_stats", "learn_merges", "load_course_tokenizer", "merge",
     "recover_merges", "render_token", "split_chunks", "train_fast", "train_naive",
 ]
