@@ -45,8 +45,8 @@ cfg = setup("1.2")
 TRAIN_CHARS = cfg.pick(smoke=6_000, laptop=150_000)  # training characters per language
 EVAL_CHARS = cfg.pick(smoke=2_000, laptop=20_000)  # held-out characters per language (another seed)
 VOCAB = cfg.pick(smoke=1_000, laptop=8_000)  # vocabulary of the tokenizers we train ourselves
-NAIVE_CHARS = cfg.pick(smoke=2_000, laptop=20_000)  # characters per language for naive-vs-fast
-NAIVE_MERGES = cfg.pick(smoke=60, laptop=400)  # merges for naive-vs-fast
+NAIVE_CHARS = cfg.pick(smoke=2_000, laptop=15_000)  # characters per language for naive-vs-fast
+NAIVE_MERGES = cfg.pick(smoke=60, laptop=300)  # merges for naive-vs-fast
 EXT_CHARS = cfg.pick(smoke=5_000, laptop=100_000)  # SEA characters per language to extend GPT-2 with
 EXT_MERGES = cfg.pick(smoke=500, laptop=8_000)  # new merges to add to GPT-2
 PARITY = cfg.pick(smoke=("cl100k_base",), laptop=("gpt2", "cl100k_base", "o200k_base"))
@@ -70,7 +70,6 @@ COURSE_VOCAB = cfg.pick(smoke=1_000, laptop=4_096)  # the tokenizer saved for th
 import time
 
 import matplotlib.pyplot as plt
-from tqdm.auto import tqdm
 
 from llmcourse.assets.multilingual import LANGUAGE_NAMES, LANGUAGES, count_words, multilingual_corpus
 
@@ -78,11 +77,12 @@ train_texts = multilingual_corpus(TRAIN_CHARS, seed=0)
 eval_texts = multilingual_corpus(EVAL_CHARS, seed=1)
 train_text = "\n".join(train_texts.values())
 
-print(f"{'lang':6s}{'chars':>9s}{'bytes':>9s}{'words':>8s}{'bytes/char':>12s}   sample")
+print(f"{'language':16s}{'chars':>8s}{'bytes':>9s}{'words':>8s}{'bytes/char':>12s}   sample")
 for lang in LANGUAGES:
     t = eval_texts[lang]
     n_bytes = len(t.encode("utf-8"))
-    print(f"{lang:6s}{len(t):9d}{n_bytes:9d}{count_words(t, lang):8d}{n_bytes / len(t):12.2f}   {t[:60]!r}")
+    print(f"{LANGUAGE_NAMES[lang] + ' (' + lang + ')':16s}{len(t):8d}{n_bytes:9d}{count_words(t, lang):8d}"
+          f"{n_bytes / len(t):12.2f}   {t[:50]!r}")
 
 # %% [markdown]
 # ## 2. Bytes first
@@ -315,6 +315,8 @@ ours = tk.RegexTokenizer().train(train_text, VOCAB, progress=True)
 t_ours = time.perf_counter() - t0
 print(f"trained {ours} on {len(train_text.encode()):,} bytes in {t_ours:.1f}s")
 print("last merges:", [ours.decode([i]) for i in list(ours.merges.values())[-12:]])
+# the same trainer with GPT-4o's split pattern, which keeps combining marks inside words
+ours_o200k = tk.RegexTokenizer("o200k_base").train(train_text, VOCAB, progress=True)
 
 # %% [markdown]
 # ## 8. Seven tokenizers, seven languages
@@ -351,6 +353,7 @@ hf_bpe = compare.train_hf_bpe(train_text, VOCAB)
 print(f"HF tokenizers BPE: trained in {time.perf_counter() - t0:.1f}s; ours took {t_ours:.1f}s")
 contenders.append(compare.hf_contender(hf_bpe, "HF tokenizers BPE", "byte-level BPE"))
 contenders.append(compare.ours_contender(ours, "ours (regex BPE)"))
+contenders.append(compare.ours_contender(ours_o200k, "ours, o200k pattern"))
 contenders += [compare.tiktoken_contender(n) for n in ("gpt2", "cl100k_base", "o200k_base")]
 # Gemma 3's tokenizer: the tokenizer.json that `llmcourse.assets.load_tokenizer("gemma-3-270m")`
 # wraps, read directly with `tokenizers` (same ids, loads in a few seconds instead of ~15)
@@ -385,9 +388,13 @@ plt.show()
 # * **Thai has no spaces**, so no pattern can pre-split words: every tokenizer has to find
 #   Thai words inside long chunks by statistics alone, and "words" themselves need a
 #   dictionary-based segmenter (PyThaiNLP) just to count them.
+# * **The split pattern matters for Thai and Tamil.** GPT-2's and GPT-4's patterns cut words
+#   at every vowel sign (a combining mark, not a letter), so BPE can never learn a whole
+#   Tamil or Thai word: compare "ours" (GPT-4 pattern), "ours, o200k pattern" (marks kept
+#   inside words) and SentencePiece, which does not pre-split by Unicode class at all.
 # * **Byte fallback** (SentencePiece, Gemma): characters outside the vocabulary become
-#   `<0xE0>`-style byte tokens instead of `<unk>`, so the round trip stays exact (look at the
-#   Thai pieces below).
+#   `<0xF0>`-style byte tokens instead of `<unk>`, so the round trip stays exact (see the
+#   last line below).
 
 # %%
 thai = eval_texts["th"][:30]
@@ -403,6 +410,9 @@ pieces = {
 print("text:", thai, " | PyThaiNLP words:", count_words(thai, "th"))
 for name, ps in pieces.items():
     print(f"{name:22s} {len(ps):3d} tokens: {ps[:12]}{' ...' if len(ps) > 12 else ''}")
+rare = "ฃ 🦜"  # an obsolete Thai letter and an emoji: not in the SentencePiece vocabulary
+print("byte fallback:", [sp_models["bpe"].id_to_piece(i) for i in sp_models["bpe"].encode(rare)],
+      "->", repr(sp_models["bpe"].decode(sp_models["bpe"].encode(rare))))
 
 # %% [markdown]
 # ## 9. Extending a vocabulary: GPT-2 learns Southeast Asian merges
@@ -501,6 +511,8 @@ cfg.report(
     fertility_th_gpt2=fert[("tiktoken gpt2", "th")],
     fertility_th_o200k=fert[("tiktoken o200k_base", "th")],
     fertility_th_ours=fert[("ours (regex BPE)", "th")],
+    fertility_ta_ours=fert[("ours (regex BPE)", "ta")],
+    fertility_ta_ours_o200k_pattern=fert[("ours, o200k pattern", "ta")],
     fertility_en_ours=fert[("ours (regex BPE)", "en")],
     gpt2_ext_new_tokens=len(ext.new_tokens),
     fertility_th_gpt2_extended=ext_fert[("GPT-2 + SEA merges", "th")],
