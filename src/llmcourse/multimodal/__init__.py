@@ -1,0 +1,1 @@
+"""Multimodal models: images and text in one embedding space (CLIP-style contrastive learning)."""
