@@ -58,7 +58,7 @@ class WordVectors:
     """A vocabulary and its (V, D) float32 vectors, with cosine neighbours and analogies."""
 
     def __init__(self, words: Sequence[str], vectors: np.ndarray, name: str = "vectors"):
-        vectors = np.asarray(vectors, dtype=np.float32)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)  # row-major (GloVe's .npy is column-major)
         if vectors.ndim != 2 or len(words) != vectors.shape[0]:
             raise ValueError(f"{len(words)} words but vectors of shape {vectors.shape}; need one (D,) row per word")
         if len(words) == 0:
