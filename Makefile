@@ -5,6 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 PIP    := $(BIN)/pip --disable-pip-version-check
+# llama.cpp's AMX kernels crash on some Xeons (Sapphire Rapids) in this release; a portable
+# AVX2 build avoids them and runs everywhere x86-64 does.
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+endif
 
 .PHONY: setup course test test-fast bench student sync clean
 
@@ -16,7 +21,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade "pip>=24"
 	$(PIP) install -q -c constraints.txt torch
-	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PIP) install -q -c constraints.txt -e ".[course,llama,dev]"
+	CMAKE_ARGS="$(LLAMA_CMAKE)" CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PIP) install -q -c constraints.txt -e ".[course,llama,dev]"
 	$(BIN)/llmcourse assets prepare
 	touch $(STAMP)
 

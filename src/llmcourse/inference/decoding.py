@@ -1,0 +1,255 @@
+"""Decoding from scratch on raw logits: greedy, sampling (with its filters) and beam search.
+
+A language model only ever gives us one thing: a vector of logits for the next token.
+Everything else — which token to pick, how adventurous to be, how many continuations to
+keep alive — is the *decoding strategy*, a few lines of code on top of those logits.
+
+Works with any Hugging Face-style causal LM (`model(input_ids, cache=...,
+use_cache=True).logits`). The prompt is encoded once (prefill); after that each step feeds
+only the newest token and reuses the key/value cache, exactly as `model.generate` does, so
+greedy and beam search here agree with `generate` token for token.
+
+The filters return the logits with removed entries set to -inf, like transformers'
+logits processors, so they compose: temperature, then top-k, then top-p, then min-p.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+# ----------------------------------------------------------------------------- filters
+
+
+def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep the k largest logits (and any tied with the k-th), set the rest to -inf.
+
+    k larger than the vocabulary keeps everything.
+    """
+    if not isinstance(k, int) or k <= 0:
+        raise ValueError(f"top_k must be a positive integer, got {k!r}")
+    k = min(k, logits.size(-1))
+    kth_largest = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1)
+    return logits.masked_fill(logits < kth_largest, float("-inf"))
+
+
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Nucleus filtering: keep the smallest set of most likely tokens whose probability sums to >= p.
+
+    Sort ascending and drop tokens while the probability mass *below and including* them is
+    still <= 1 - p; the most likely token always survives. p = 1.0 keeps everything.
+    """
+    if not (0.0 < p <= 1.0):
+        raise ValueError(f"top_p must be in (0, 1], got {p!r}; use 1.0 to switch it off")
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=False)
+    mass_below = sorted_logits.softmax(dim=-1).cumsum(dim=-1)  # (..., V), ascending
+    drop_sorted = mass_below <= 1.0 - p
+    drop_sorted[..., -1] = False  # never drop the most likely token
+    drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def min_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Keep tokens whose probability is at least p times the top token's probability.
+
+    Unlike top-p, the cut scales with the model's confidence: a sharp distribution keeps
+    few tokens, a flat one keeps many. p = 0 keeps everything.
+    """
+    if not (0.0 <= p <= 1.0):
+        raise ValueError(f"min_p must be in [0, 1], got {p!r}")
+    probs = logits.softmax(dim=-1)
+    threshold = p * probs.amax(dim=-1, keepdim=True)  # (..., 1)
+    drop = probs < threshold
+    drop.scatter_(-1, logits.argmax(dim=-1, keepdim=True), False)  # the top token always stays
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:
+    """Make tokens already in `seen` (B, T) less likely (CTRL's rule, as in transformers).
+
+    A positive logit is divided by the penalty, a negative one multiplied, so the token
+    always becomes less likely whatever its sign. penalty = 1.0 changes nothing.
+    """
+    if penalty <= 0:
+        raise ValueError(f"repetition_penalty must be > 0 (1.0 = off), got {penalty!r}")
+    picked = logits.gather(-1, seen)  # (B, T)
+    picked = torch.where(picked < 0, picked * penalty, picked / penalty)
+    return logits.scatter(-1, seen, picked)
+
+
+# ----------------------------------------------------------------------------- model plumbing
+
+
+def _check_prompt(input_ids: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
+    if not isinstance(input_ids, torch.Tensor):
+        raise TypeError("input_ids must be a LongTensor of shape (1, T); use tokenizer(..., return_tensors='pt')")
+    if input_ids.dim() == 1:
+        input_ids = input_ids[None]
+    if input_ids.dim() != 2 or input_ids.size(0) != 1:
+        raise ValueError(f"decode one prompt at a time: input_ids must be (1, T), got {tuple(input_ids.shape)}")
+    if input_ids.size(1) == 0:
+        raise ValueError("the prompt is empty: encode at least one token (most tokenizers add a BOS token)")
+    if not isinstance(max_new_tokens, int) or max_new_tokens <= 0:
+        raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
+    return input_ids.long()
+
+
+def eos_token_ids(model) -> set[int]:
+    """The ids that end generation: the model's generation config, like `generate` uses."""
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    if eos is None:
+        eos = getattr(model.config, "eos_token_id", None)
+    if eos is None:
+        return set()
+    return {int(e) for e in (eos if isinstance(eos, (list, tuple)) else [eos])}
+
+
+class _Stepper:
+    """Feeds a model one step at a time with a key/value cache: prefill once, then one token."""
+
+    def __init__(self, model, input_ids: torch.Tensor):
+        self.model = model
+        out = model(input_ids=input_ids.to(model.device), use_cache=True)
+        self.cache = out.cache
+        self.logits = out.logits[:, -1, :].float()  # (B, V)
+
+    def step(self, next_ids: torch.Tensor) -> torch.Tensor:
+        out = self.model(input_ids=next_ids.to(self.model.device), cache=self.cache, use_cache=True)
+        self.cache = out.cache
+        self.logits = out.logits[:, -1, :].float()
+        return self.logits
+
+
+# ----------------------------------------------------------------------------- generators
+
+
+@torch.no_grad()
+def greedy(model, input_ids: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
+    """Always take the most likely next token. Returns prompt + new tokens, shape (1, T)."""
+    ids = _check_prompt(input_ids, max_new_tokens).to(model.device)
+    eos = eos_token_ids(model)
+    stepper = _Stepper(model, ids)
+    logits = stepper.logits
+    for _ in range(max_new_tokens):
+        nxt = logits.argmax(dim=-1, keepdim=True)  # (1, 1)
+        ids = torch.cat([ids, nxt], dim=1)
+        if nxt.item() in eos or _ == max_new_tokens - 1:
+            break
+        logits = stepper.step(nxt)
+    return ids
+
+
+def process_logits(logits: torch.Tensor, seen: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
+                   top_p: float | None = None, min_p: float | None = None,
+                   repetition_penalty: float = 1.0) -> torch.Tensor:
+    """The sampling pipeline on one step's logits, in transformers' order:
+    repetition penalty, temperature, top-k, top-p, min-p."""
+    if repetition_penalty != 1.0:
+        logits = apply_repetition_penalty(logits, seen, repetition_penalty)
+    if temperature != 1.0:
+        logits = logits / temperature
+    if top_k is not None:
+        logits = top_k_filter(logits, top_k)
+    if top_p is not None and top_p < 1.0:
+        logits = top_p_filter(logits, top_p)
+    if min_p is not None:
+        logits = min_p_filter(logits, min_p)
+    return logits
+
+
+@torch.no_grad()
+def sample(model, input_ids: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
+           top_k: int | None = None, top_p: float | None = None, min_p: float | None = None,
+           repetition_penalty: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw each next token from the (filtered) softmax. Returns prompt + new tokens, (1, T).
+
+    With the same `generator` state the same tokens come out. Without one, torch's global
+    RNG is used, as `generate(do_sample=True)` does, so `torch.manual_seed(s)` before each
+    reproduces `generate`'s draws.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature!r}; for temperature 0 use greedy()")
+    if top_p is not None and not (0.0 < top_p <= 1.0):
+        raise ValueError(f"top_p must be in (0, 1], got {top_p!r}; use 1.0 to switch it off")
+    if top_k is not None and (not isinstance(top_k, int) or top_k <= 0):
+        raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+    ids = _check_prompt(input_ids, max_new_tokens).to(model.device)
+    eos = eos_token_ids(model)
+    stepper = _Stepper(model, ids)
+    logits = stepper.logits
+    for i in range(max_new_tokens):
+        logits = process_logits(logits, ids, temperature, top_k, top_p, min_p, repetition_penalty)
+        probs = logits.softmax(dim=-1)  # (1, V)
+        nxt = torch.multinomial(probs, num_samples=1, generator=generator)  # (1, 1)
+        ids = torch.cat([ids, nxt], dim=1)
+        if nxt.item() in eos or i == max_new_tokens - 1:
+            break
+        logits = stepper.step(nxt)
+    return ids
+
+
+@torch.no_grad()
+def beam_search(model, input_ids: torch.Tensor, num_beams: int, max_new_tokens: int,
+                length_penalty: float = 1.0) -> torch.Tensor:
+    """Keep the `num_beams` most likely partial sequences; return the best finished one, (1, T).
+
+    The bookkeeping follows transformers' beam search (early_stopping=False):
+    * each step scores every (beam, token) pair by the beam's summed log-probability plus the
+      token's, and keeps the best 2·num_beams candidates (more when there are several EOS ids);
+    * a candidate among the top num_beams that ends in EOS, or reaches the length limit, is
+      *finished*, scored as sum_logprob / new_tokens ** length_penalty, and kept if it is
+      among the num_beams best finished ones; the best unfinished candidates run on;
+    * the search stops when all beams are finished and no running beam could still beat
+      the worst finished one (judged at the current length), or at max_new_tokens.
+    """
+    if not isinstance(num_beams, int) or num_beams < 1:
+        raise ValueError(f"num_beams must be a positive integer, got {num_beams!r}")
+    prompt = _check_prompt(input_ids, max_new_tokens).to(model.device)
+    eos = eos_token_ids(model)
+    keep = max(2, 1 + len(eos)) * num_beams
+    max_len = prompt.size(1) + max_new_tokens
+
+    seqs = prompt.repeat(num_beams, 1)  # (nb, T) running sequences
+    scores = torch.full((num_beams,), -1e9, device=prompt.device)  # summed log-probs per beam
+    scores[0] = 0.0  # all beams start identical: let only the first one expand at step one
+    finished: list[tuple[float, torch.Tensor]] = []  # (normalised score, sequence), best first
+    can_improve = True
+    stepper = _Stepper(model, seqs)
+    logits = stepper.logits  # (nb, V)
+    for step in range(1, max_new_tokens + 1):
+        vocab = logits.size(-1)
+        total = (F.log_softmax(logits, dim=-1) + scores[:, None]).view(-1)  # (nb*V,)
+        top_scores, top_idx = torch.topk(total, keep)  # (keep,)
+        beam_of, token = top_idx // vocab, top_idx % vocab
+        cand = torch.cat([seqs[beam_of], token[:, None]], dim=1)  # (keep, T+1)
+        ends = torch.tensor([t.item() in eos for t in token], device=cand.device) | (cand.size(1) >= max_len)
+
+        if can_improve:  # finish the candidates among the top num_beams that ended
+            for j in range(num_beams):
+                if ends[j]:
+                    finished.append((top_scores[j].item() / step**length_penalty, cand[j]))
+            finished = sorted(finished, key=lambda f: -f[0])[:num_beams]
+
+        # the best candidates that did not end run on (ended ones are pushed to the bottom)
+        running = torch.topk(top_scores - ends.float() * 1e9, num_beams).indices
+        seqs, scores = cand[running], (top_scores - ends.float() * 1e9)[running]
+
+        worst_finished = finished[-1][0] if len(finished) == num_beams else -1e9
+        can_improve = can_improve and scores[0].item() / step**length_penalty > worst_finished
+        if not can_improve or bool(ends.all()):
+            break
+        stepper.cache.reorder_cache(beam_of[running])  # each surviving beam keeps its parent's cache
+        logits = stepper.step(seqs[:, -1:])
+    return finished[0][1][None].clone()
+
+
+def sequence_logprob(model, input_ids: torch.Tensor, prompt_len: int) -> float:
+    """Sum of log-probabilities the model gives the tokens after the prompt (for comparing outputs)."""
+    with torch.no_grad():
+        logits = model(input_ids=input_ids.to(model.device)).logits.float()  # (1, T, V)
+    logp = F.log_softmax(logits[0, :-1], dim=-1)
+    targets = input_ids[0, 1:].to(logp.device)
+    picked = logp.gather(-1, targets[:, None])[prompt_len - 1:]
+    return float(picked.sum()) if picked.numel() else math.nan
