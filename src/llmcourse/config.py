@@ -18,9 +18,9 @@ import json
 import os
 import platform
 import random
-import socket
 import sys
 import threading
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -131,7 +131,7 @@ def seed_everything(seed: int = 1337) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
-HUB_HOST = ("huggingface.co", 443)
+HUB_URL = "https://huggingface.co/api/models?limit=1"
 
 
 def hub_online(timeout: float = 2.0) -> bool:
@@ -150,11 +150,11 @@ def hub_online(timeout: float = 2.0) -> bool:
     else:
         result: list[bool] = []
 
-        def probe() -> None:  # DNS can hang longer than connect's timeout, so use a thread
-            try:
-                with socket.create_connection(HUB_HOST, timeout=timeout):
-                    result.append(True)
-            except OSError:
+        def probe() -> None:  # DNS can hang longer than any socket timeout, so use a thread
+            try:  # a real HTTPS answer, not just a TCP connect (proxies accept those)
+                with urllib.request.urlopen(HUB_URL, timeout=timeout) as response:
+                    result.append(response.status < 500)
+            except (OSError, ValueError):
                 result.append(False)
 
         worker = threading.Thread(target=probe, daemon=True)
