@@ -300,6 +300,8 @@ def test_bad_model_input():
         Layer(2, 0)
     with pytest.raises(ValueError, match="2\\*y - 1"):
         hinge_loss([Value(0.5)], [0])
+    with pytest.raises(TypeError, match="layer of size 1"):
+        hinge_loss([MLP(2, [3, 2], seed=0)([1.0, 2.0])], [1])
     with pytest.raises(ValueError, match="one label per score"):
         hinge_loss([Value(0.5)], [1, -1])
 

@@ -77,18 +77,36 @@ def draw(root: Value, backend: str = "auto", ax: Any = None) -> Any:
 
 
 def layout(root: Value) -> dict[int, tuple[float, float]]:
-    """(x, y) of every Value: x is its depth (longest path from an input), y spreads each column."""
-    nodes, _ = trace(root)
-    depth: dict[int, int] = {}
+    """(x, y) of every Value, inputs on the left and the root on the right.
+
+    x: an operation's column is one more than its deepest input's; a leaf (an input or
+    a weight) sits in the column just left of its first user, so it is drawn next to
+    where it is used. y: columns are filled from the root leftwards, each node placed
+    near the mean height of the nodes that use it, which keeps arrows short.
+    """
+    nodes, edges = trace(root)
+    users: dict[int, list[Value]] = {id(v): [] for v in nodes}
+    for child, parent in edges:
+        users[id(child)].append(parent)
+    col: dict[int, int] = {}
     for v in nodes:  # inputs come first, so children are placed before parents
-        depth[id(v)] = 1 + max((depth[id(c)] for c in v._prev), default=-1)
+        col[id(v)] = 1 + max((col[id(c)] for c in v._prev), default=-1)
+    for v in nodes:  # then move each leaf next to its first user
+        if not v._prev:
+            col[id(v)] = min((col[id(u)] for u in users[id(v)]), default=1) - 1
     columns: dict[int, list[Value]] = {}
     for v in nodes:
-        columns.setdefault(depth[id(v)], []).append(v)
-    pos = {}
-    for d, col in columns.items():
-        for i, v in enumerate(col):
-            pos[id(v)] = (2.0 * d, (len(col) - 1) / 2 - i)
+        columns.setdefault(col[id(v)], []).append(v)
+    pos: dict[int, tuple[float, float]] = {}
+    for c in sorted(columns, reverse=True):
+        col_nodes = columns[c]
+        def wanted(v: Value) -> float:
+            ys = [pos[id(u)][1] for u in users[id(v)] if id(u) in pos]
+            return sum(ys) / len(ys) if ys else 0.0
+        col_nodes.sort(key=wanted, reverse=True)
+        centre = sum(wanted(v) for v in col_nodes) / len(col_nodes)
+        for i, v in enumerate(col_nodes):
+            pos[id(v)] = (2.2 * c, centre + (len(col_nodes) - 1) / 2 - i)
     return pos
 
 
@@ -98,26 +116,26 @@ def draw_matplotlib(root: Value, ax: Any = None) -> Any:
 
     nodes, edges = trace(root)
     pos = layout(root)
-    width = max(x for x, _ in pos.values()) / 2 + 1
-    height = max(1, max(sum(1 for p in pos.values() if p[0] == x) for x, _ in pos.values()))
+    xs = [p[0] for p in pos.values()]
+    ys = [p[1] for p in pos.values()]
     if ax is None:
-        fig, ax = plt.subplots(figsize=(min(3.2 * width, 18), min(1.1 * height + 1, 12)))
+        width, height = (max(xs) - min(xs)) / 2.2 + 1, max(ys) - min(ys) + 1
+        fig, ax = plt.subplots(figsize=(min(2.4 * width, 18), min(0.9 * height + 0.8, 12)))
     else:
         fig = ax.figure
-    for child, parent in edges:
+    arrow = dict(arrowstyle="->", color="0.55", lw=1, shrinkA=0, shrinkB=0)
+    for child, parent in edges:  # into the operation's circle, just left of the box it makes
         (x0, y0), (x1, y1) = pos[id(child)], pos[id(parent)]
-        ax.annotate("", xy=(x1 - 0.55, y1), xytext=(x0 + 0.55, y0),
-                    arrowprops=dict(arrowstyle="->", color="0.5", lw=1, shrinkA=0, shrinkB=0))
+        ax.annotate("", xy=(x1 - 1.0, y1), xytext=(x0 + 0.5, y0), arrowprops=arrow)
     for v in nodes:
         x, y = pos[id(v)]
         ax.text(x, y, _box(v).replace(" | ", "\n"), ha="center", va="center", fontsize=8, family="monospace",
                 bbox=dict(boxstyle="round,pad=0.3", fc="#e8f0fe", ec="#4a6fa5"))
         if v._op:
-            ax.text(x - 0.8, y, v._op, ha="center", va="center", fontsize=9,
+            ax.annotate("", xy=(x - 0.5, y), xytext=(x - 0.8, y), arrowprops=arrow)
+            ax.text(x - 0.92, y, v._op, ha="center", va="center", fontsize=9,
                     bbox=dict(boxstyle="circle,pad=0.25", fc="#fff3d6", ec="#c08a00"))
-    xs = [p[0] for p in pos.values()]
-    ys = [p[1] for p in pos.values()]
-    ax.set_xlim(min(xs) - 1.2, max(xs) + 1.0)
-    ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
+    ax.set_xlim(min(xs) - 0.7, max(xs) + 0.7)
+    ax.set_ylim(min(ys) - 0.7, max(ys) + 0.7)
     ax.axis("off")
     return fig

@@ -25,6 +25,9 @@ def hinge_loss(scores: Sequence[Value], ys: Sequence[float], params: Sequence[Va
     """mean relu(1 - y s) + alpha * sum of squared params; labels must be -1 or +1."""
     if len(scores) != len(ys) or not scores:
         raise ValueError(f"need one label per score and at least one of each; got {len(scores)} scores, {len(ys)} labels")
+    if not all(isinstance(s, Value) for s in scores):
+        raise TypeError("scores must be one Value per point; a model with several outputs returns lists "
+                        "(end the MLP with a layer of size 1)")
     if any(y not in (-1, 1) for y in ys):
         raise ValueError("labels must be -1 or +1 for the hinge loss (map 0/1 labels with 2*y - 1)")
     data_loss = sum(((1 + -y * s).relu() for y, s in zip(ys, scores)), Value(0.0)) * (1.0 / len(scores))
