@@ -52,11 +52,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llmcourse.nn.attention import causal_mask
 from llmcourse.nn.feedforward import ACTIVATIONS, FeedForward, matched_hidden_size
 from llmcourse.nn.mha import KVCacheLike, MultiHeadAttention
 from llmcourse.nn.norms import make_norm
 from llmcourse.nn.positions import LearnedPositions, RotaryEmbedding, alibi_bias, sinusoidal_positions
-from llmcourse.nn.attention import causal_mask
 
 __all__ = ["GPT", "GPTConfig", "next_token_loss", "sample_next"]
 

@@ -154,6 +154,8 @@ def attention_weights(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | Non
     if allowed is not None:
         scores = scores.masked_fill(~allowed, float("-inf"))
 
+    if mask is None:  # no mask, or only the causal one: every row keeps at least key 0
+        return torch.softmax(scores, dim=-1)  # (..., L, S)
     # Fully masked rows: every score is -inf and softmax would give NaN. Compute the
     # softmax against a finite row maximum and zero those rows instead.
     row_max = scores.amax(dim=-1, keepdim=True)  # (..., L, 1)
