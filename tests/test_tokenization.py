@@ -455,3 +455,21 @@ def test_random_seeds_vary_fast_naive_ties():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             assert train_fast(count_chunks(words), 25) == train_naive(chunks, 25)
+
+
+def test_course_tokenizer_artifact_round_trip(tmp_path, monkeypatch):
+    import llmcourse.tokenization.course_tokenizer as ct
+
+    monkeypatch.setenv("LLMCOURSE_CACHE", str(tmp_path))
+    tok = ct.train_course_tokenizer(400, chars_per_language=1_500)
+    assert tok.vocab_size == 400 and set(tok.special_tokens) == set(ct.SPECIALS)
+    assert min(tok.special_tokens.values()) > max(tok.merges.values())
+    path = tok.save(ct.course_tokenizer_path(400))
+    assert str(path).startswith(str(tmp_path))
+    assert ct.load_course_tokenizer(400).vocab == tok.vocab
+    path.write_text("{broken")  # an unusable file: falls back to training a reference one
+    monkeypatch.setattr(ct, "train_course_tokenizer", lambda v: "reference")
+    assert ct.load_course_tokenizer(400) == "reference"
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="at least"):
+        ct.train_course_tokenizer(200)
