@@ -140,6 +140,8 @@ class Tokenizer:
 
     def register_special_tokens(self, special_tokens: dict[str, int]) -> None:
         """Add special tokens, e.g. {"<|endoftext|>": 100257}. Their ids must be new."""
+        if not isinstance(special_tokens, dict):
+            raise TypeError(f"register_special_tokens takes a dict {{text: id}}, got {type(special_tokens).__name__}")
         for text, idx in special_tokens.items():
             if not isinstance(text, str) or not text:
                 raise ValueError(f"a special token must be a non-empty string, got {text!r}")
@@ -173,6 +175,8 @@ class Tokenizer:
 
     def encode_ordinary(self, text: str) -> list[int]:
         """Encode `text`, treating special-token text as ordinary text."""
+        if not isinstance(text, str):
+            raise TypeError(f"encode takes a str, got {type(text).__name__}; decode bytes first")
         text = _fix_surrogates(text)
         out: list[int] = []
         for chunk in self._chunks(text):
@@ -244,6 +248,7 @@ class Tokenizer:
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
         """The bytes of the tokens, concatenated."""
         vocab = self.vocab
+        ids = list(ids)
         try:
             return b"".join(vocab[i] for i in ids)
         except (KeyError, TypeError):
