@@ -24,7 +24,8 @@ def render(source: Path) -> str:
     nb = jupytext.read(source)
     nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                    "language_info": {"name": "python"}}
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i}"  # stable ids: the same source always renders to the same file
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in ("tags",)}
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
