@@ -213,6 +213,22 @@ def test_bad_model_arguments():
 
 
 # ---------------------------------------------------------------- the MLP
+def test_early_stopping_restores_the_best_weights_and_stops_on_patience():
+    vocab = CharVocab.from_names(["ab", "ba"])
+    X, Y = build_dataset(["ab"], vocab, 2)  # learns ".." -> a
+    Xd, Yd = build_dataset(["ba"], vocab, 2)  # the dev set wants ".." -> b: it only gets worse
+    g = torch.Generator().manual_seed(0)
+    model = MLPLanguageModel(len(vocab), 2, 4, 8, generator=g)
+    hist = train_mlp(model, X, Y, steps=400, batch_size=8, lr=0.5, generator=g, dev=(Xd, Yd), eval_every=10,
+                     patience=3)
+    # 3 evaluations without improvement drop the learning rate, 3 more stop training
+    assert hist.best_step == 10 and len(hist.losses) == 70 and hist.dev_steps == [10, 20, 30, 40, 50, 60, 70]
+    assert hist.dev_nll[-1] > hist.dev_nll[0]
+    assert evaluate_nll(model, Xd, Yd) == pytest.approx(hist.best_dev_nll)
+    with pytest.raises(ValueError, match="eval_every"):
+        train_mlp(model, X, Y, steps=1, dev=(X, Y), eval_every=0)
+
+
 def test_build_dataset_windows():
     vocab = CharVocab.from_names(["emma"])
     X, Y = build_dataset(["emma"], vocab, block_size=3)
@@ -231,10 +247,11 @@ def test_mlp_learns_and_beats_uniform(splits):
     model = MLPLanguageModel(len(vocab), 3, 10, 64, generator=g)
     before = evaluate_nll(model, Xdev, Ydev)
     assert before == pytest.approx(math.log(len(vocab)), abs=0.2), "the scaled-down output layer starts near uniform"
-    losses = train_mlp(model, Xtr, Ytr, steps=300, batch_size=32, lr=0.1, generator=g)
+    hist = train_mlp(model, Xtr, Ytr, steps=300, batch_size=32, lr=0.1, generator=g, dev=(Xdev, Ydev), eval_every=100)
     after = evaluate_nll(model, Xdev, Ydev)
     assert after < before - 0.5, (before, after)
-    assert sum(losses[-30:]) / 30 < sum(losses[:30]) / 30
+    assert sum(hist.losses[-30:]) / 30 < sum(hist.losses[:30]) / 30
+    assert hist.dev_steps == [100, 200, 300] and after == pytest.approx(min(hist.dev_nll)), "keeps the best weights"
     name = sample_mlp(model, vocab, torch.Generator().manual_seed(1))
     assert set(name) <= set(vocab.chars[1:])
     with pytest.raises(ValueError, match=r"\(B, 3\)"):

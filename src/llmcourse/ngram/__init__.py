@@ -11,11 +11,11 @@ The names themselves come from `llmcourse.assets.names` (English, Indonesian, Ta
 from llmcourse.assets.names import load_names, read_names
 from llmcourse.ngram.counts import NGramModel, ngram_windows
 from llmcourse.ngram.manual_backprop import CmpResult, cmp, compare_with_autograd
-from llmcourse.ngram.mlp import MLPLanguageModel, build_dataset, evaluate_nll, sample_mlp, train_mlp
+from llmcourse.ngram.mlp import MLPLanguageModel, TrainHistory, build_dataset, evaluate_nll, sample_mlp, train_mlp
 from llmcourse.ngram.vocab import BOUNDARY, CharVocab, UnknownCharacterError
 
 __all__ = [
     "BOUNDARY", "CharVocab", "CmpResult", "MLPLanguageModel", "NGramModel", "UnknownCharacterError",
     "build_dataset", "cmp", "compare_with_autograd", "evaluate_nll", "load_names", "ngram_windows",
-    "read_names", "sample_mlp", "train_mlp",
+    "read_names", "sample_mlp", "train_mlp", "TrainHistory",
 ]

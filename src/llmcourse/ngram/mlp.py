@@ -18,6 +18,7 @@ keeps the pre-activations unit-Gaussian so tanh does not saturate.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import torch
@@ -70,30 +71,68 @@ class MLPLanguageModel(nn.Module):
         return self.out(h)  # (B, V)
 
 
+@dataclass
+class TrainHistory:
+    """What happened during `train_mlp`: every minibatch loss, and the dev NLL every `eval_every` steps."""
+
+    losses: list[float] = field(default_factory=list)
+    dev_steps: list[int] = field(default_factory=list)
+    dev_nll: list[float] = field(default_factory=list)
+    best_step: int = -1
+    best_dev_nll: float = math.inf
+
+
 def train_mlp(model: MLPLanguageModel, X: torch.Tensor, Y: torch.Tensor, steps: int, batch_size: int = 32,
-              lr: float = 0.1, generator: torch.Generator | None = None, progress: bool = False) -> list[float]:
+              lr: float = 0.1, generator: torch.Generator | None = None, dev: tuple[torch.Tensor, torch.Tensor] | None = None,
+              eval_every: int = 500, patience: int | None = None, progress: bool = False) -> TrainHistory:
     """Minibatch SGD on cross-entropy; the learning rate drops 10x for the last quarter of the steps.
 
-    Returns the loss of every step (noisy: one minibatch each).
+    With `dev=(X_dev, Y_dev)` the dev NLL is measured every `eval_every` steps and at the
+    end, and the model is left with the weights of its best dev NLL (early stopping: the
+    dev set picks when to stop, as it picks the smoothing of the count models). With
+    `patience`, a dev NLL that has not improved for that many evaluations drops the
+    learning rate 10x early (if it has not dropped yet), and the next such plateau stops
+    training.
     """
-    model.train()
-    losses: list[float] = []
+    if dev is not None and eval_every < 1:
+        raise ValueError(f"eval_every must be >= 1, not {eval_every}")
+    hist = TrainHistory()
+    best_state: dict[str, torch.Tensor] | None = None
+    since_best, decayed = 0, False
     steps_iter = range(steps)
     if progress:
         from tqdm.auto import tqdm
 
         steps_iter = tqdm(steps_iter, desc="MLP", leave=False)
     for step in steps_iter:
+        model.train()
         ix = torch.randint(0, X.shape[0], (batch_size,), generator=generator)
         loss = F.cross_entropy(model(X[ix]), Y[ix])
         model.zero_grad(set_to_none=True)
         loss.backward()
-        rate = lr if step < 0.75 * steps else lr / 10
+        decayed = decayed or step >= 0.75 * steps
+        rate = lr / 10 if decayed else lr
         with torch.no_grad():
             for p in model.parameters():
                 p -= rate * p.grad
-        losses.append(loss.item())
-    return losses
+        hist.losses.append(loss.item())
+        if dev is not None and ((step + 1) % eval_every == 0 or step == steps - 1):
+            nll = evaluate_nll(model, *dev)
+            hist.dev_steps.append(step + 1)
+            hist.dev_nll.append(nll)
+            if nll < hist.best_dev_nll:
+                hist.best_step, hist.best_dev_nll, since_best = step + 1, nll, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                since_best += 1
+                if patience is not None and since_best >= patience:
+                    if decayed:
+                        break
+                    decayed, since_best = True, 0  # a plateau: try a smaller step first
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return hist
 
 
 @torch.no_grad()
