@@ -79,7 +79,7 @@ def test_train_learns_a_repeating_pattern_and_records_history():
     assert hist.eval_steps == [0, 20, 40, 60] and len(hist.step_loss) == 60 and len(hist.val_loss) == 4
     assert hist.train_loss[0] > math.log(8) - 0.5  # chance level at the start
     assert hist.val_loss[-1] < 0.3, hist.val_loss
-    assert hist.tokens == 60 * 8 * 16 and hist.seconds > 0
+    assert hist.tokens == 60 * 8 * 16 and hist.seconds > 0 and hist.cpu_seconds > 0
     # continuing a run appends to the same history
     hist = train(model, batch, steps=10, lr=1e-3, history=hist, eval_every=10, eval_batches=1, progress=False)
     assert hist.eval_steps[-1] == 70

@@ -41,7 +41,8 @@ class History:
     eval_steps: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)  # averaged over eval batches
     val_loss: list[float] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall-clock time of the run, evaluations included
+    cpu_seconds: float = 0.0  # CPU time of this process (all threads): fairer on a shared machine
     tokens: int = 0
 
     @property
@@ -126,7 +127,7 @@ def train(model: nn.Module, train_batch: Callable[[], Batch], steps: int, lr: fl
     model.train()
     if not history.eval_steps:
         evaluate(0)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     bar = tqdm(range(steps), desc=desc, disable=not progress, mininterval=0.5)
     for i in bar:
         step_lr = lr_at(i, steps, lr, warmup, min_lr)
@@ -151,4 +152,5 @@ def train(model: nn.Module, train_batch: Callable[[], Batch], steps: int, lr: fl
                 post["val"] = f"{history.val_loss[-1]:.3f}"
             bar.set_postfix(post)
     history.seconds += time.perf_counter() - t0
+    history.cpu_seconds += time.process_time() - c0
     return history
