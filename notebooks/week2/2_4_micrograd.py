@@ -41,7 +41,6 @@ cfg = setup("2.4")
 
 # %%
 import math
-import random
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -60,7 +60,7 @@ def fit(model: MLP, X: Sequence[Sequence[float]], ys: Sequence[float], steps: in
 
         it = tqdm(it, desc="SGD", leave=False)
     for step in it:
-        with gc_paused():  # see gc_paused: 3-5x faster on big graphs
+        with gc_paused():  # several times faster on big graphs (benchmarks/bench_micrograd.py)
             scores = [model(x) for x in inputs]
             loss = hinge_loss(scores, ys, model.parameters(), alpha)
             model.zero_grad()
