@@ -19,7 +19,7 @@ from torch import nn
 
 from llmcourse.inference.kv_cache import KVCache, forward_cached
 
-__all__ = ["gpt_step_times", "hf_step_times", "step_latencies", "tokens_per_second"]
+__all__ = ["gpt_step_times", "hf_cache", "hf_step_times", "step_latencies", "tokens_per_second"]
 
 
 @torch.no_grad()
@@ -48,6 +48,8 @@ def gpt_step_times(model: nn.Module, idx: torch.Tensor, max_new_tokens: int,
             logits, _ = model(tokens)  # (B, T, V): everything, every step
         new = logits[:, -1, :].argmax(dim=-1, keepdim=True)  # (B, 1)
         tokens = torch.cat([tokens, new], dim=1)
+        if tokens.is_cuda:
+            torch.cuda.synchronize()  # GPU work is asynchronous: wait for it before reading the clock
         times.append(time.perf_counter() - start)
     model.train(was_training)
     return tokens, times
@@ -68,6 +70,8 @@ def hf_step_times(model: nn.Module, input_ids: torch.Tensor, max_new_tokens: int
 
     class _Clock(LogitsProcessor):
         def __call__(self, input_ids, scores):  # noqa: D401 - transformers' signature
+            if scores.is_cuda:
+                torch.cuda.synchronize()
             times.append(time.perf_counter() - start)
             return scores
 
@@ -76,8 +80,13 @@ def hf_step_times(model: nn.Module, input_ids: torch.Tensor, max_new_tokens: int
                          min_new_tokens=max_new_tokens, do_sample=False, use_cache=use_cache,
                          logits_processor=LogitsProcessorList([_Clock()]), return_dict_in_generate=True,
                          pad_token_id=getattr(model.generation_config, "pad_token_id", None) or 0)
-    cache = getattr(out, "past_key_values", None) if use_cache else None
-    return out.sequences, times, cache
+    return out.sequences, times, (hf_cache(out) if use_cache else None)
+
+
+def hf_cache(output: object) -> object:
+    """The KV cache of a Hugging Face model or generate output (`.cache` since transformers 5)."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else getattr(output, "past_key_values", None)
 
 
 def tokens_per_second(cum_times: list[float], lengths: list[int] | tuple[int, ...]) -> list[float]:
