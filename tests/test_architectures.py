@@ -218,6 +218,8 @@ def test_empty_batch_and_too_long_input_are_clear_errors(tok, make):
         run(torch.zeros(0, 5, dtype=torch.long))
     with pytest.raises(ValueError, match="block_size=48"):
         run(torch.full((1, 49), 7))
+    with pytest.raises(ValueError, match="vocabulary"):
+        run(torch.tensor([[7, tok.vocab_size]]))
     with pytest.raises(ValueError, match="empty batch"):
         pair_batch([], [], 0, 2, 5, 3)
 
@@ -425,3 +427,14 @@ def test_nllb_translate_forces_the_target_language():
     gen = model.generate(**batch, forced_bos_token_id=vocab["ind_Latn"], max_new_tokens=3, do_sample=False)
     assert gen[0, 1].item() == vocab["ind_Latn"]  # what nllb_translate relies on
     assert nllb_translate([], model, tokenizer) == []
+
+
+def test_cross_attention_maps_are_distributions_over_real_source_tokens(tok):
+    from llmcourse.models.t5 import cross_attention_maps
+
+    model = tiny_t5(tok, n_dec_layer=2)
+    src, tgt_in, _ = seq2seq_batch([[7, 8, 9], [10]], [[11, 12], [13, 14]], tok.pad_id, tok.bos_id, tok.eos_id)
+    maps = cross_attention_maps(model, src, tgt_in)
+    assert maps.shape == (2, 2, 4, 3, 4)  # layers, batch, heads, target, source (3 tokens + eos)
+    torch.testing.assert_close(maps.sum(-1), torch.ones(2, 2, 4, 3))
+    assert (maps[:, 1, :, :, 2:] == 0).all()  # the padded source positions get no weight

@@ -108,8 +108,8 @@ class EncoderBlock(nn.Module):
         return x + self.mlp(self.ln2(x))  # (B, T, C)
 
 
-def check_ids(ids: torch.Tensor, block_size: int, what: str = "ids") -> None:
-    """Clear errors for the inputs every model here refuses: not (B, T), empty, too long."""
+def check_ids(ids: torch.Tensor, block_size: int, what: str = "ids", vocab_size: int | None = None) -> None:
+    """Clear errors for the inputs every model here refuses: not (B, T), empty, too long, unknown ids."""
     if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
         shape = tuple(ids.shape) if isinstance(ids, torch.Tensor) else type(ids).__name__
         raise ValueError(f"{what} must be a (batch, length) tensor of token ids, got {shape}")
@@ -120,6 +120,9 @@ def check_ids(ids: torch.Tensor, block_size: int, what: str = "ids") -> None:
         raise ValueError(f"{what} has {ids.shape[1]} positions but the model's context is block_size="
                          f"{block_size}; crop the input (ids[:, :{block_size}]) or build the model with a "
                          "larger block_size")
+    if vocab_size is not None and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
+        raise ValueError(f"{what} holds ids in [{int(ids.min())}, {int(ids.max())}] but the vocabulary has "
+                         f"{vocab_size} entries; encode with the tokenizer the model was built for")
 
 
 def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, device: str | torch.device | None = None) -> torch.Tensor:
@@ -185,7 +188,7 @@ class BERT(nn.Module):
 
     def encode(self, ids: torch.Tensor, segments: torch.Tensor | None = None) -> torch.Tensor:
         """Contextual vectors (B, T, C): every position has seen the whole (unpadded) input."""
-        check_ids(ids, self.config.block_size)
+        check_ids(ids, self.config.block_size, "ids", self.config.vocab_size)
         B, T = ids.shape
         x = self.tok(ids) + self.pos(torch.arange(T, device=ids.device))  # (B, T, C)
         if self.seg is not None:

@@ -21,10 +21,12 @@ buckets up to `max_distance`, beyond which all offsets are alike. The encoder's 
 are bidirectional (left and right differ); the decoder's only look back. One bias table
 per stack is shared by all its layers. Cross-attention has no position bias.
 
-Differences from T5: pre-RMSNorm blocks like T5 but a GELU MLP and scores scaled by
-1/sqrt(head size) (T5 folds that into its initialisation); a context limit `block_size`
-is enforced on source and target so that errors are clear, although relative positions
-would run on longer inputs.
+Like T5: pre-RMSNorm blocks without biases, one embedding shared by encoder, decoder and
+output layer, and T5's initialisation (`t5_init`: unit-variance embeddings, fan-in scaled
+linear layers; it matters a lot for how fast this model learns). Unlike T5: a GELU MLP,
+scores scaled by 1/sqrt(head size) (T5 folds that into its initialisation), and a context
+limit `block_size` enforced on source and target so that errors are clear, although
+relative positions would run on longer inputs.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 
-from llmcourse.models.bert import IGNORE, EncoderBlock, check_ids, init_weights, masked_lm_loss, pad_batch
+from llmcourse.models.bert import IGNORE, EncoderBlock, check_ids, masked_lm_loss, pad_batch
 from llmcourse.nn.feedforward import FeedForward
 from llmcourse.nn.mha import MultiHeadAttention
 from llmcourse.nn.norms import RMSNorm
@@ -64,6 +66,21 @@ def relative_position_bucket(relative_position: torch.Tensor, bidirectional: boo
     large = max_exact + (log_ratio * (num_buckets - max_exact)).long()
     large = large.clamp(max=num_buckets - 1)
     return buckets + torch.where(is_small, distance, large)
+
+
+def t5_init(module: nn.Module) -> None:
+    """T5's initialisation: every linear layer normal(0, 1/sqrt(fan_in)); no biases.
+
+    Together with unit-variance embeddings (and logits scaled by 1/sqrt(d_model) to
+    compensate for the tied output layer) every sublayer starts out with unit-scale
+    inputs and outputs. With GPT-2's small normal(0, 0.02) everywhere instead, this model
+    learns much more slowly: on the en→id phrases (width 128, 2+2 layers, batch 32, lr 3e-3)
+    the dev loss after 300 steps is about 2.0 instead of about 0.8.
+    """
+    if isinstance(module, nn.Linear):
+        nn.init.normal_(module.weight, mean=0.0, std=module.in_features ** -0.5)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
 
 
 class RelativePositionBias(nn.Module):
@@ -147,14 +164,17 @@ class T5(nn.Module):
         self.decoder = nn.ModuleList(DecoderBlock(c.n_embd, c.n_head, c.dropout, c.attn_impl) for _ in range(c.n_dec_layer))
         self.enc_norm, self.dec_norm = RMSNorm(c.n_embd), RMSNorm(c.n_embd)
         self.drop = nn.Dropout(c.dropout)
-        self.apply(init_weights)
+        self.apply(t5_init)
+        nn.init.normal_(self.embed.weight, std=1.0)
+        for table in (self.enc_bias.bias, self.dec_bias.bias):
+            nn.init.normal_(table.weight, std=c.n_embd ** -0.5)
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
     def encode(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(memory (B, S, C), keep (B, S)): the encoder's output and which source tokens are real."""
-        check_ids(src, self.config.block_size, "src")
+        check_ids(src, self.config.block_size, "src", self.config.vocab_size)
         B, S = src.shape
         keep = src != self.config.pad_id  # (B, S)
         mask = key_padding_bias(self.enc_bias(S, S, src.device), keep)  # (B, H, S, S)
@@ -165,7 +185,7 @@ class T5(nn.Module):
 
     def decode(self, tgt_in: torch.Tensor, memory: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         """Logits (B, T, V) of the next target token at every position of `tgt_in`."""
-        check_ids(tgt_in, self.config.block_size, "tgt_in")
+        check_ids(tgt_in, self.config.block_size, "tgt_in", self.config.vocab_size)
         B, T = tgt_in.shape
         tgt_keep = torch.ones_like(tgt_in, dtype=torch.bool)  # right padding: causality already hides it
         self_mask = key_padding_bias(self.dec_bias(T, T, tgt_in.device), tgt_keep, causal=True)  # (B, H, T, T)
@@ -173,7 +193,7 @@ class T5(nn.Module):
         x = self.drop(self.embed(tgt_in))  # (B, T, C)
         for block in self.decoder:
             x = block(x, memory, self_mask, cross_mask)
-        x = self.dec_norm(x)
+        x = self.dec_norm(x) * self.config.n_embd ** -0.5  # T5's rescaling for the tied output layer
         return x @ self.embed.weight.T  # (B, T, V)
 
     def forward(self, src: torch.Tensor, tgt_in: torch.Tensor,
@@ -232,3 +252,31 @@ def seq2seq_batch(sources: Sequence[Sequence[int]], targets: Sequence[Sequence[i
     tgt_in = pad_batch([[bos_id] + list(t) for t in targets], pad_id, device)
     labels = pad_batch([list(t) + [eos_id] for t in targets], IGNORE, device)
     return src, tgt_in, labels
+
+
+@torch.no_grad()
+def cross_attention_maps(model: T5, src: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+    """Cross-attention weights of every decoder layer: (n_dec_layer, B, H, T, S).
+
+    Row t of a map says which source tokens the decoder looked at while predicting target
+    token t + 1; for a translation it is a soft word alignment. Padding columns are zero.
+    """
+    from llmcourse.nn.attention import attention_weights
+
+    maps: list[torch.Tensor] = []
+
+    def grab(module, args, kwargs, _out):
+        x, context, mask = args[0], kwargs["context"], kwargs["mask"]
+        q, k, _ = module.project_qkv(x, context)  # (B, H, T, hd), (B, H, S, hd)
+        maps.append(attention_weights(q, k, mask))  # (B, H, T, S)
+
+    hooks = [block.cross_attn.register_forward_hook(grab, with_kwargs=True) for block in model.decoder]
+    was = model.training
+    try:
+        model.eval()
+        model(src, tgt_in)
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was)
+    return torch.stack(maps)
