@@ -165,6 +165,13 @@ def sinusoidal(n_positions, dim):
 # %%
 check("block.sinusoidal", sinusoidal)
 
+# %% [markdown]
+# A practical detail: these vectors have entries of size about 1, while a GPT's embeddings
+# start at a standard deviation of 0.02. Added as they are, positions drown the tokens and
+# training stalls (try it). The original Transformer multiplied its embeddings by
+# $\sqrt{d_{model}}$; the course GPT scales the fixed table down to the embeddings' size
+# (`SINUSOIDAL_SCALE` in `gpt.py`).
+
 # %%
 from llmcourse.nn import alibi_bias, alibi_slopes, apply_rotary, RotaryEmbedding, sinusoidal_positions
 
@@ -333,11 +340,12 @@ for scheme, c in curves.items():
 
 # %% [markdown]
 # What to look for (with the laptop profile; the smoke run is too short to mean anything):
-# inside the training length all schemes are close. Past it, sinusoidal and RoPE usually
-# get worse — the model meets rotation angles / position vectors it never saw — while
-# ALiBi stays flat: its bias only says "far is less relevant", which holds at any length.
-# This is why long-context Llama variants rescale RoPE (position interpolation, YaRN)
-# before fine-tuning at longer lengths.
+# inside the training length the schemes are close. Past it, sinusoidal positions and RoPE
+# get worse — the model meets position vectors or rotation angles it never saw — while
+# ALiBi stays flat: its bias only says "far away is less relevant", which holds at any
+# length. NoPE degrades gently. This is why long-context Llama variants rescale RoPE
+# (position interpolation, YaRN) and fine-tune at the longer length. One short run per
+# scheme is a single sample: rerun with other seeds before trusting small gaps.
 
 # %% [markdown]
 # ## 4. Norms and feed-forward networks
@@ -405,6 +413,11 @@ ax.legend()
 plt.show()
 for act, h in ffn_hist.items():
     print(f"{act:>7}: final val loss {h.val_loss[-1]:.3f}")
+
+# %% [markdown]
+# At this size and training length the three are close, and the order can change with the
+# seed; SwiGLU's advantage (Shazeer 2020) is a few percent of loss at scale, which is why
+# every recent LLM uses it. Compare curves, not single numbers, and at matched parameters.
 
 # %% [markdown]
 # ## 5. One config away from Llama

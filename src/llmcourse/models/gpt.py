@@ -61,6 +61,12 @@ from llmcourse.nn.positions import LearnedPositions, RotaryEmbedding, alibi_bias
 __all__ = ["GPT", "GPTConfig", "next_token_loss", "sample_next"]
 
 POSITIONS = ("learned", "sinusoidal", "rope", "alibi", "none")
+INIT_STD = 0.02  # GPT-2's initialisation of embeddings and linear layers
+# Sinusoidal vectors have entries of size ~1 (RMS 1/sqrt(2)), fifty times our embeddings at
+# initialisation: added as they are, positions drown the tokens and training stalls. The
+# original Transformer multiplied its embeddings by sqrt(d_model); we scale the fixed table
+# down to the embeddings' size instead, which keeps the tied output head unchanged.
+SINUSOIDAL_SCALE = INIT_STD / math.sqrt(0.5)
 NORMS = ("layernorm", "rmsnorm")
 
 
@@ -193,16 +199,16 @@ class GPT(nn.Module):
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # GPT-2: shrink the layers that write into the residual stream
             if name.endswith(("attn.proj.weight", "mlp.down.weight")):
-                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
+                nn.init.normal_(p, mean=0.0, std=INIT_STD / math.sqrt(2 * c.n_layer))
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
         if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            nn.init.normal_(module.weight, mean=0.0, std=INIT_STD)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            nn.init.normal_(module.weight, mean=0.0, std=INIT_STD)
 
     # ------------------------------------------------------------------ bookkeeping
     def num_params(self, non_embedding: bool = True) -> int:
@@ -285,7 +291,7 @@ class GPT(nn.Module):
         if self.config.positions == "learned":
             x = x + self.pos_emb(positions)  # (T, C) broadcasts over the batch
         elif self.config.positions == "sinusoidal":
-            x = x + sinusoidal_positions(positions, self.config.n_embd).to(x.dtype)
+            x = x + SINUSOIDAL_SCALE * sinusoidal_positions(positions, self.config.n_embd).to(x.dtype)
         x = self.drop(x)
         rope = self.rotary(positions, dtype=x.dtype) if self.rotary is not None else None  # (T, hd) x2
         mask, is_causal = self._attention_mask(T, start_pos, attention_mask, device)
