@@ -8,8 +8,14 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["LLMCOURSE_ONLINE"] = "0"
 os.environ.setdefault("LLMCOURSE_PROFILE", "smoke")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# `make test` runs two pytest workers on two cores: one thread each (and in the notebook
+# kernels they start) avoids oversubscription, which slows small torch ops a hundredfold.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

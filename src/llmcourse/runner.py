@@ -129,6 +129,8 @@ def run_notebooks(ids: list[str], profile: str, out_dir: Path | None = None, job
         print(f"{mark} {nb_id} in {res.seconds:.1f}s {res.error}", flush=True)
         return res
 
+    if jobs > 1 and "OMP_NUM_THREADS" not in os.environ:  # share the cores between the kernels
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         results = list(pool.map(go, ids))
     report = write_report(results, profile, out_dir)

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -70,11 +71,19 @@ def gemma_dir() -> Path:
     return build_verified(_gemma_dir(), _build_gemma, meta={"source": GGUF_PACKAGE})
 
 
+@functools.lru_cache(maxsize=4)
+def _cached_tokenizer(path: str):
+    # Gemma's 262k-entry tokenizer takes seconds to build; one copy per process is plenty
+    return require("transformers").AutoTokenizer.from_pretrained(path)
+
+
 def load_tokenizer(name: str = "gemma-3-270m"):
-    """The Hugging Face tokenizer of a course LM ("gemma-3-270m" and "tiny" share Gemma's)."""
-    transformers = require("transformers")
+    """The Hugging Face tokenizer of a course LM ("gemma-3-270m" and "tiny" share Gemma's).
+
+    Loaded once per process and shared: treat it as read-only (adding tokens? copy.deepcopy it).
+    """
     if name in ("gemma-3-270m", "tiny"):
-        return transformers.AutoTokenizer.from_pretrained(str(gemma_dir()))
+        return _cached_tokenizer(str(gemma_dir()))
     if name == "sea-lion":
         return load_lm("sea-lion")[1]
     raise AssetError(f"unknown LM {name!r}; use one of: sea-lion, gemma-3-270m, tiny")
@@ -117,7 +126,7 @@ def load_lm(name: str = "gemma-3-270m", device: str | None = None, dtype=None):
         name = "gemma-3-270m"
     if name == "gemma-3-270m":
         path = gemma_dir()
-        tok = transformers.AutoTokenizer.from_pretrained(str(path))
+        tok = load_tokenizer("gemma-3-270m")
         model = transformers.AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype or torch.float32)
         print(f"[assets] gemma-3-270m: offline copy from {GGUF_PACKAGE} ({path})")
         return model.to(device).eval(), tok

@@ -103,8 +103,32 @@ def write_manifest(folder: Path, meta: dict | None = None) -> None:
     (folder / MANIFEST).write_text(json.dumps({"files": files, "meta": meta or {}}, indent=1))
 
 
+_VERIFIED: dict[Path, dict[str, tuple[int, int]]] = {}  # folder -> {file: (size, mtime_ns)} seen intact
+
+
+def _stats(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in folder.rglob("*") if p.is_file()}
+
+
 def verify_folder(folder: Path) -> str | None:
-    """None if `folder` matches its manifest, else what is wrong with it."""
+    """None if `folder` matches its manifest, else what is wrong with it.
+
+    Hashing a gigabyte takes seconds, so a folder found intact is remembered for the rest of
+    the process (with every file's size and modification time): it is hashed again only if
+    one of its files was touched since.
+    """
+    if folder in _VERIFIED and _VERIFIED[folder] == _stats(folder):
+        return None
+    problem = _verify_hashes(folder)
+    if problem is None:
+        _VERIFIED[folder] = _stats(folder)
+    else:
+        _VERIFIED.pop(folder, None)
+    return problem
+
+
+def _verify_hashes(folder: Path) -> str | None:
     manifest = folder / MANIFEST
     if not manifest.is_file():
         return "no manifest (an interrupted build?)"

@@ -15,6 +15,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -70,10 +71,13 @@ def llamacpp_generate_timed(llm, prompt: str, max_tokens: int) -> Timing:
     start = time.perf_counter()
     ttft, n, text = float("nan"), 0, []
     for chunk in llm.create_completion(prompt, max_tokens=max_tokens, temperature=0.0, stream=True):
+        choice = chunk["choices"][0]
+        if choice["finish_reason"] is not None and not choice["text"]:
+            continue  # the closing chunk carries no token
         if n == 0:
             ttft = time.perf_counter() - start
         n += 1
-        text.append(chunk["choices"][0]["text"])
+        text.append(choice["text"])
     return Timing("llama.cpp (in-process)", ttft, n, time.perf_counter() - start, "".join(text))
 
 
@@ -139,6 +143,7 @@ class LlamaServer:
                           "to pick a free one")
         self.gguf, self.port, self.n_ctx, self.timeout = Path(gguf), port or free_port(), n_ctx, startup_timeout
         self.proc: subprocess.Popen | None = None
+        self.log = None
         self.model_name = self.gguf.stem
 
     @property
@@ -149,11 +154,13 @@ class LlamaServer:
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--host", "127.0.0.1",
                "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--model_alias", self.model_name,
                "--n_threads", str(default_threads())]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # the server logs a lot; a file (not a pipe nobody reads) keeps it from blocking
+        self.log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read()[-2000:] if self.proc.stderr else ""
+                err = Path(self.log.name).read_text(errors="replace")[-2000:]
                 raise RuntimeError(f"llama.cpp server exited with code {self.proc.returncode}: {err}")
             try:
                 with urllib.request.urlopen(f"{self.base_url}/models", timeout=1) as r:
@@ -173,6 +180,10 @@ class LlamaServer:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        if getattr(self, "log", None) is not None:
+            self.log.close()
+            Path(self.log.name).unlink(missing_ok=True)
+            self.log = None
 
     def __enter__(self) -> "LlamaServer":
         return self.start()
@@ -191,8 +202,8 @@ def openai_generate_timed(base_url: str, model: str, prompt: str, max_tokens: in
     stream = client.completions.create(model=model, prompt=prompt, max_tokens=max_tokens, temperature=0.0,
                                        stream=True)
     for chunk in stream:
-        if not chunk.choices:
-            continue
+        if not chunk.choices or (chunk.choices[0].finish_reason is not None and not chunk.choices[0].text):
+            continue  # the closing chunk carries no token
         if n == 0:
             ttft = time.perf_counter() - start
         n += 1
