@@ -50,7 +50,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 LM_NAME = cfg.pick(smoke="tiny", laptop="gemma-3-270m", colab="sea-lion")
-NEW_TOKENS = cfg.pick(smoke=8, laptop=40)  # tokens per decoding demo
+NEW_TOKENS = cfg.pick(smoke=6, laptop=40)  # tokens per decoding demo
 BENCH_TOKENS = cfg.pick(smoke=8, laptop=64)  # tokens per runtime measurement
 BENCH_REPEATS = cfg.pick(smoke=1, laptop=3)
 NUM_BEAMS = cfg.pick(smoke=2, laptop=4)
@@ -298,32 +298,34 @@ strategies = {
     f"beam ({NUM_BEAMS})": lambda ids: D.beam_search(model, ids, NUM_BEAMS, NEW_TOKENS),
     "T=0.7, top-k 40": lambda ids: D.sample(model, ids, NEW_TOKENS, temperature=0.7, top_k=40,
                                             generator=torch.Generator().manual_seed(0)),
-    "top-p 0.9": lambda ids: D.sample(model, ids, NEW_TOKENS, top_p=0.9, generator=torch.Generator().manual_seed(0)),
+    "top-p 0.9": lambda ids: (torch.manual_seed(0), D.sample(model, ids, NEW_TOKENS, top_p=0.9))[1],
     "min-p 0.1, rep 1.3": lambda ids: D.sample(model, ids, NEW_TOKENS, min_p=0.1, repetition_penalty=1.3,
                                                generator=torch.Generator().manual_seed(0)),
 }
-outputs = []
+outputs = {}  # (language, strategy) -> prompt + new tokens
 for lang, text in tqdm(PROMPTS.items(), desc="prompts"):
     ids = tok(text, return_tensors="pt").input_ids.to(model.device)
     for name, run in strategies.items():
-        new = run(ids)[0, ids.size(1):]
-        outputs.append((lang, name, tok.decode(new, skip_special_tokens=True).replace("\n", " ")))
-for lang, name, text in outputs:
-    print(f"{lang:11s} {name:20s} {text[:90]!r}")
+        outputs[lang, name] = run(ids)
+        new = outputs[lang, name][0, ids.size(1):]
+        print(f"{lang:11s} {name:20s} {tok.decode(new, skip_special_tokens=True).replace(chr(10), ' ')[:90]!r}")
+
+# %% [markdown]
+# Now the proof: `model.generate` with the same settings gives the same tokens. For the
+# sampled run "top-p 0.9" we seeded torch's global generator, which is what `generate`
+# draws from (`top_k=0` switches off the top-k of 50 that `generate` applies by default).
 
 # %%
 agree = {"greedy": 0, "beam": 0, "sampling": 0}
-for text in PROMPTS.values():
+for lang, text in PROMPTS.items():
     ids = tok(text, return_tensors="pt").input_ids.to(model.device)
-    agree["greedy"] += torch.equal(D.greedy(model, ids, NEW_TOKENS),
+    agree["greedy"] += torch.equal(outputs[lang, "greedy"],
                                    model.generate(ids, max_new_tokens=NEW_TOKENS, do_sample=False))
-    agree["beam"] += torch.equal(D.beam_search(model, ids, NUM_BEAMS, NEW_TOKENS),
+    agree["beam"] += torch.equal(outputs[lang, f"beam ({NUM_BEAMS})"],
                                  model.generate(ids, max_new_tokens=NEW_TOKENS, num_beams=NUM_BEAMS, do_sample=False))
-    torch.manual_seed(1)
-    ours = D.sample(model, ids, NEW_TOKENS, temperature=0.8, top_p=0.9)
-    torch.manual_seed(1)
-    theirs = model.generate(ids, max_new_tokens=NEW_TOKENS, do_sample=True, temperature=0.8, top_p=0.9, top_k=0)
-    agree["sampling"] += torch.equal(ours, theirs)
+    torch.manual_seed(0)
+    theirs = model.generate(ids, max_new_tokens=NEW_TOKENS, do_sample=True, top_p=0.9, top_k=0)
+    agree["sampling"] += torch.equal(outputs[lang, "top-p 0.9"], theirs)
 print({k: f"{v}/{len(PROMPTS)} prompts identical to generate()" for k, v in agree.items()})
 assert all(v == len(PROMPTS) for v in agree.values())
 
@@ -333,8 +335,7 @@ assert all(v == len(PROMPTS) for v in agree.values())
 
 # %%
 ids = tok(PROMPTS["English"], return_tensors="pt").input_ids.to(model.device)
-for name, out in [("greedy", D.greedy(model, ids, NEW_TOKENS)),
-                  ("beam", D.beam_search(model, ids, NUM_BEAMS, NEW_TOKENS))]:
+for name, out in [("greedy", outputs["English", "greedy"]), ("beam", outputs["English", f"beam ({NUM_BEAMS})"])]:
     n_new = out.size(1) - ids.size(1)
     lp = D.sequence_logprob(model, out, ids.size(1))
     print(f"{name:6s} log p = {lp:8.2f} over {n_new} tokens ({lp / n_new:.3f} per token)")
@@ -355,7 +356,7 @@ from llmcourse.inference.llamacpp import (LlamaServer, hf_generate_timed, llamac
 
 gguf = gemma_gguf_path()
 gemma, gemma_tok = (model, tok) if LM_NAME == "gemma-3-270m" else load_lm("gemma-3-270m")
-llm = load_llama(gguf, n_ctx=512, logits_all=True)
+llm = load_llama(gguf, n_ctx=64, logits_all=True)  # logits for every position: n_ctx x 262k floats
 for lang, text in PROMPTS.items():
     ids = gemma_tok(text).input_ids
     ours_ll = llamacpp_logits(llm, ids)[-1]
@@ -365,7 +366,7 @@ for lang, text in PROMPTS.items():
     same_top = int(ours_ll.argmax()) == int(hf.argmax())
     print(f"{lang:11s} cosine {cos:.4f}, same top token: {same_top}, "
           f"top-5 overlap {len(set(np.argsort(-ours_ll)[:5]) & set(np.argsort(-hf)[:5]))}/5")
-del llm
+llm.close()
 
 # %% [markdown]
 # Now speed. **Time to first token** (TTFT) is what a user waits before anything appears:
@@ -396,7 +397,7 @@ if ollama_available():
         print("Ollama answered but could not generate:", err)
 else:
     print("No Ollama server at OLLAMA_HOST / localhost:11434: skipping the ollama client.")
-del llm
+llm.close()
 
 # %%
 rows = []
