@@ -40,15 +40,15 @@ cfg = setup("3.3")
 # %%
 ALL = 1_000_000  # more than any split holds: "take the whole split"
 N_TRAIN = cfg.pick(smoke=400, laptop=ALL)  # training pairs (the whole train split has ~5,200)
-N_EVAL = cfg.pick(smoke=32, laptop=ALL)  # dev and test pairs to score (~650 each)
+N_EVAL = cfg.pick(smoke=16, laptop=ALL)  # dev and test pairs to score (~650 each)
 D_MODEL = cfg.pick(smoke=32, laptop=128, colab=256)  # width of every model
 N_LAYER = cfg.pick(smoke=2, laptop=4, colab=6)  # BERT and GPT layers; T5 gets N_LAYER/2 + N_LAYER/2
 N_HEAD = 4
-STEPS = cfg.pick(smoke=30, laptop=500, colab=3000)  # optimiser steps per model
-BATCH = cfg.pick(smoke=16, laptop=32, colab=128)
+STEPS = cfg.pick(smoke=20, laptop=500, colab=3000)  # optimiser steps per model
+BATCH = cfg.pick(smoke=8, laptop=32, colab=128)
 LR = cfg.pick(smoke=3e-3, laptop=3e-3, colab=1e-3)
-EVAL_EVERY = cfg.pick(smoke=30, laptop=100, colab=250)  # steps between train/dev loss estimates
-EVAL_BATCHES = cfg.pick(smoke=2, laptop=4, colab=8)  # batches per estimate
+EVAL_EVERY = cfg.pick(smoke=20, laptop=100, colab=250)  # steps between train/dev loss estimates
+EVAL_BATCHES = cfg.pick(smoke=1, laptop=4, colab=8)  # batches per estimate
 MAX_NEW = cfg.pick(smoke=10, laptop=40, colab=40)  # longest translation generated (tokens)
 VOCAB = 800  # the shared SentencePiece vocabulary
 BLOCK = 64  # context of every model (the longest pair is ~52 tokens)
