@@ -263,11 +263,9 @@ def test_cross_attention_with_padded_sources_equals_unpadded_runs(tok):
 
 
 def test_library_cross_mask_passes_the_exercise():
-    def ref(src, pad_id, tgt_len):
-        B, S = src.shape
-        return (src != pad_id)[:, None, None, :].expand(B, 1, tgt_len, S)
+    from llmcourse.models.t5 import cross_attention_mask
 
-    res = run_exercise("architectures.cross_mask", ref)
+    res = run_exercise("architectures.cross_mask", cross_attention_mask)
     assert res.ok, res.failures
 
 

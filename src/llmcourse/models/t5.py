@@ -98,6 +98,16 @@ class RelativePositionBias(nn.Module):
         return self.bias(buckets).permute(2, 0, 1).unsqueeze(0)  # (1, H, T, S)
 
 
+def cross_attention_mask(src: torch.Tensor, pad_id: int, tgt_len: int) -> torch.Tensor:
+    """(B, S) source ids -> (B, 1, tgt_len, S) bool: target position t may attend to source s iff s is real.
+
+    The same row for every target position (padding is a property of the keys); the 1
+    broadcasts over heads. `T5.decode` uses its broadcast form `keep[:, None, None, :]`.
+    """
+    B, S = src.shape
+    return (src != pad_id)[:, None, None, :].expand(B, 1, tgt_len, S)  # (B, 1, T, S)
+
+
 def key_padding_bias(bias: torch.Tensor, keep: torch.Tensor, causal: bool = False) -> torch.Tensor:
     """Fold a (B, S) keep-mask of the keys (True = real token) and optionally causality into a float bias.
 
