@@ -255,7 +255,7 @@ def train_word2vec(sentences: Sequence[Sequence[str]], config: Word2VecConfig | 
     total_steps = max(1, cfg.epochs * -(-est_pairs // cfg.batch_size))
     step, losses, running, seen = 0, [], 0.0, 0
     start = time.perf_counter()
-    bar = tqdm(total=total_steps, desc="word2vec (ours)", disable=not progress)
+    bar = tqdm(total=total_steps, desc="word2vec (ours)", disable=not progress, mininterval=1.0)
     for _epoch in range(cfg.epochs):
         centres, contexts = skipgram_pairs(ids, cfg.window, keep, rng)
         order = rng.permutation(len(centres))

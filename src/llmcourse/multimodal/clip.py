@@ -204,7 +204,7 @@ def train_clip(images: np.ndarray, captions: Sequence[str], steps: int = 500, ba
     gen = torch.Generator().manual_seed(seed)
     losses, temps = [], []
     model.train()
-    for _ in tqdm(range(steps), desc="CLIP", disable=not progress):
+    for _ in tqdm(range(steps), desc="CLIP", disable=not progress, mininterval=1.0):
         idx = torch.randperm(len(x_all), generator=gen)[: batch_size]
         loss = model(x_all[idx].to(device), t_all[idx].to(device), ids_all[idx].to(device))
         opt.zero_grad(set_to_none=True)
