@@ -94,7 +94,10 @@ def cmd_assets(args: argparse.Namespace) -> int:
             cached = a.cached() if a.cached else False
             print(f"{name:26s} {a.kind:10s} {'cached' if cached else '':7s} online: {a.online} | offline: {a.offline}")
         return 0
-    names = args.names or [n for n, a in all_assets().items() if a.prepare]
+    from llmcourse.config import hub_online
+
+    online = hub_online()
+    names = args.names or [n for n, a in sorted(all_assets().items()) if a.prepare]
     status = 0
     for name in names:
         try:
@@ -102,11 +105,22 @@ def cmd_assets(args: argparse.Namespace) -> int:
             if asset.prepare is None:
                 print(f"{name}: nothing to prepare ({asset.note or asset.offline})")
                 continue
-            print(f"{name}: {asset.prepare()}")
+            if not args.names and asset.offline.strip() == "-" and not online:
+                print(f"{name}: skipped (online only: {asset.online})")
+                continue
+            print(f"{name}: {_summary(asset.prepare())}", flush=True)
         except AssetError as err:
             print(f"{name}: {err}", file=sys.stderr)
             status = 1
     return status
+
+
+def _summary(prepared: object) -> str:
+    """A path as it is; anything else (a corpus, a list of pairs) by its type and size."""
+    if isinstance(prepared, (str, Path)):
+        return str(prepared)
+    size = f" of {len(prepared)}" if hasattr(prepared, "__len__") else ""
+    return f"ready ({type(prepared).__name__}{size})"
 
 
 def build_parser() -> argparse.ArgumentParser:
