@@ -6,14 +6,6 @@ import torch
 from llmcourse.models.gpt import GPT, GPTConfig
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run faster on one thread, and much faster on a machine shared with other jobs."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 V = 61
 
 

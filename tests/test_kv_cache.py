@@ -14,14 +14,6 @@ from llmcourse.inference.kv_cache import (
 from llmcourse.models.gpt import GPT, GPTConfig
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: one thread is faster on a shared machine
-    yield
-    torch.set_num_threads(n)
-
-
 BASE = dict(vocab_size=37, block_size=40, n_layer=2, n_head=4, n_embd=32)
 CONFIGS = {
     "gpt2 (learned)": GPTConfig(**BASE),

@@ -18,15 +18,6 @@ from llmcourse.ngram import (CharVocab, MLPLanguageModel, NGramModel, UnknownCha
 from llmcourse.ngram import manual_backprop as mb
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run faster on one thread, and much faster on a machine shared with other jobs."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def splits():
     return {lang: name_splits(lang) for lang in LANGUAGES}

@@ -24,15 +24,6 @@ from llmcourse.nn import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run faster on one thread, and much faster on a machine shared with other jobs."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _torch_mha_copy(ours: MultiHeadAttention, d: int, h: int) -> nn.MultiheadAttention:
     ref = nn.MultiheadAttention(d, h, bias=ours.qkv.bias is not None, batch_first=True)
     with torch.no_grad():

