@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -62,7 +63,8 @@ def execute(nb, profile: str, workdir: Path, timeout: int = 1800, allow_errors: 
     try:
         client.execute(env=env)
     except CellExecutionError as err:
-        error = str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip()  # drop the terminal colours
+        error = text.splitlines()[-1] if text else repr(err)
     except Exception as err:  # kernel died, timeout
         error = f"{type(err).__name__}: {err}"
     numbers = json.loads(Path(report).read_text() or "{}") if Path(report).stat().st_size else {}
