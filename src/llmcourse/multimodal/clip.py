@@ -186,18 +186,28 @@ class ClipRun:
 def train_clip(images: np.ndarray, captions: Sequence[str], steps: int = 500, batch_size: int = 128,
                lr: float = 2e-3, dim: int = 64, device: str = "cpu", seed: int = 0,
                tokenizer: CaptionTokenizer | None = None, progress: bool = True) -> ClipRun:
-    """Train a CLIP from scratch on (N, 3, 32, 32) images and their captions with AdamW."""
+    """Train a CLIP from scratch on (N, 3, 32, 32) images and their captions (AdamW, warm-up then cosine)."""
     from tqdm.auto import tqdm
 
     if len(images) != len(captions) or len(captions) < 2:
         raise ValueError(f"need at least two (image, caption) pairs, one caption per image; "
                          f"got {len(images)} images and {len(captions)} captions")
     check_images(torch.as_tensor(images[:1]))
+    if steps < 1 or batch_size < 2:
+        raise ValueError(f"need steps >= 1 and batch_size >= 2 (a contrastive batch needs negatives), "
+                         f"got steps={steps}, batch_size={batch_size}")
     torch.manual_seed(seed)
     tok = tokenizer or CaptionTokenizer(captions)
     model = CLIP(len(tok), dim).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    warmup = max(1, steps // 10)  # linear warm-up over the first 10 %, then a cosine down to 0
+
+    def schedule(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
     x_all = torch.as_tensor(images, dtype=torch.float32)
     t_all = tok.encode(captions)  # (N, T)
     ids_all = torch.as_tensor(np.unique(np.asarray(captions), return_inverse=True)[1])  # caption id per pair
