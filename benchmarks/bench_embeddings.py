@@ -1,8 +1,9 @@
 """Embeddings: our word2vec and analogy evaluator against gensim; MiniLM against E5 encoding speed.
 
 * word2vec training throughput (corpus words per second, one epoch on the Lee corpus, the
-  notebook's settings): ours in PyTorch at two batch sizes against gensim's Cython loop
-  (one worker).
+  notebook's settings): ours in PyTorch at two batch sizes, and with one torch thread,
+  against gensim's Cython loop (one worker). Our steps are many small tensor ops, so torch's
+  intra-op threads cost more than they give, badly so on a CPU shared with other work.
 * Analogy evaluation on GloVe (questions-words.txt, answers among the 10k most frequent
   words): our vectorised evaluator against gensim's `evaluate_word_analogies`; the tests
   check that both give the same counts.
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from llmcourse.bench import Bench, benchmark
 
@@ -34,10 +36,20 @@ def run(b: Bench) -> None:
         cfg = Word2VecConfig(epochs=1, batch_size=batch)
         b.measure(f"word2vec ours, batch {batch}", lambda cfg=cfg: train_word2vec(sentences, cfg, progress=False),
                   repeats=2, warmup=0, work=words, unit="words/s", group="word2vec, Lee corpus, 1 epoch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small ops: one thread avoids OpenMP hand-offs (and contention on a shared CPU)
+    try:
+        cfg1 = Word2VecConfig(epochs=1, batch_size=4096)
+        b.measure("word2vec ours, batch 4096, 1 torch thread", lambda: train_word2vec(sentences, cfg1, progress=False),
+                  repeats=2, warmup=0, work=words, unit="words/s", group="word2vec, Lee corpus, 1 epoch")
+    finally:
+        torch.set_num_threads(threads)
     b.measure("word2vec gensim, 1 worker", lambda: train_gensim(sentences, Word2VecConfig(epochs=1)), repeats=2,
               warmup=0, work=words, unit="words/s", group="word2vec, Lee corpus, 1 epoch")
     b.ratio("gensim / ours (batch 1024)", "word2vec gensim, 1 worker", "word2vec ours, batch 1024")
-    b.note(f"torch threads: {torch.get_num_threads()}; corpus {words} words")
+    b.ratio("gensim / ours (batch 4096, 1 thread)", "word2vec gensim, 1 worker", "word2vec ours, batch 4096, 1 torch thread")
+    b.note(f"torch threads: {threads} (and 1 where labelled); corpus {words} words; "
+           f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
     glove = load_glove(limit=10_000)
     kv = glove.to_keyedvectors()
