@@ -17,7 +17,8 @@ setup: $(STAMP)
 
 # torch first, from the pin (the CPU wheel); then the package with every course extra.
 # llama-cpp-python compiles from source the first time (~8 min on 2 cores); pip caches the wheel.
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt deps/debian.txt
+	scripts/setup-system.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade "pip>=24"
 	$(PIP) install -q -c constraints.txt torch

@@ -8,6 +8,9 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["LLMCOURSE_ONLINE"] = "0"
 os.environ.setdefault("LLMCOURSE_PROFILE", "smoke")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# notebooks run by the tests save their artifacts apart from a learner's own
+os.environ.setdefault("LLMCOURSE_ARTIFACTS", os.path.join(
+    os.environ.get("LLMCOURSE_CACHE") or os.path.expanduser("~/.cache/llmcourse"), "artifacts-test"))
 # `make test` runs two pytest workers on two cores: one thread each (and in the notebook
 # kernels they start) avoids oversubscription, which slows small torch ops a hundredfold.
 os.environ.setdefault("OMP_NUM_THREADS", "1")

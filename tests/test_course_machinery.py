@@ -109,23 +109,65 @@ def test_stripped_exercises_follow_solution_cells():
     assert checked_exercises(nb) == ["t.a", "t.free", "t.b", "t.b2"]
 
 
-def test_check_reports_pass_fail_and_logs(tmp_path, monkeypatch, capsys):
-    @ER.exercise("testtopic.double", hint="multiply by two")
+def test_check_returns_what_to_use_reports_and_logs(tmp_path, monkeypatch, capsys):
+    def reference(x):
+        return 2 * x
+
+    @ER.exercise("testtopic.double", hint="multiply by two", reference=reference,
+                 wrong={"adds": lambda x: x + 2, "squares": lambda x: x * x})
     def _cases():
         yield ER.Case("small", args=(2,), expected=4)
         yield ER.Case("negative", args=(-3,), expected=-6)
 
+    def mine(x):
+        return x * 2
+
+    def stub(x):
+        raise NotImplementedError
+
     log = tmp_path / "log.jsonl"
     monkeypatch.setenv("LLMCOURSE_CHECK_LOG", str(log))
-    assert ER.check("testtopic.double", lambda x: 2 * x)
-    assert not ER.check("testtopic.double", lambda x: x + 2)
-    assert not ER.check("testtopic.double", lambda x: (_ for _ in ()).throw(NotImplementedError()))
+    assert ER.check("testtopic.double", mine) is mine  # passes: the notebook uses the learner's
+    assert ER.check("testtopic.double", lambda x: x + 2) is reference  # fails: the library's
+    assert ER.check("testtopic.double", stub) is reference
     out = capsys.readouterr().out
     assert "all 2 cases pass" in out and "1/2 cases pass" in out and "hint: multiply by two" in out
-    assert "not implemented yet" in out
+    assert "not implemented yet" in out and "uses the library's" in out and "test_course_machinery" in out
     lines = [json.loads(x) for x in log.read_text().splitlines()]
-    assert [(x["passed"], x["total"]) for x in lines] == [(2, 2), (1, 2), (0, 2)]
-    assert not ER.check("testtopic.nope", len)
+    assert [(x["passed"], x["total"], x["status"]) for x in lines] == [
+        (2, 2, "pass"), (1, 2, "fail"), (0, 2, "not implemented")]
+    with pytest.raises(ER.ExerciseNotFound, match="no exercise named 'testtopic.nope'"):
+        ER.check("testtopic.nope", len)  # a typo is an error in the notebook, not a silent pass
+
+
+def test_check_time_limit_stops_an_infinite_loop(monkeypatch):
+    @ER.exercise("testtopic.loop", reference=lambda: 1, wrong={"a": lambda: 2, "b": lambda: 3})
+    def _cases():
+        yield ER.Case("one", expected=1)
+
+    def forever():
+        while True:
+            try:
+                pass
+            except Exception:  # a student's broad except cannot swallow the time limit
+                pass
+
+    monkeypatch.setenv("LLMCOURSE_CHECK_TIMEOUT", "0.5")
+    start = time.perf_counter()
+    res = ER.run_exercise("testtopic.loop", forever, timeout=ER.check_timeout())
+    assert res.status == "timeout" and not res.ok and time.perf_counter() - start < 5
+
+
+def test_compare_is_exact_for_integers_and_checks_dtypes():
+    import torch
+
+    mask = torch.tensor([[True, False], [True, True]])
+    assert "boolean mask" in ER.default_compare(mask.float(), mask)
+    assert ER.default_compare(mask.clone(), mask) is None
+    ids = torch.tensor([1, 2, 3])
+    assert "exact" in ER.default_compare(torch.tensor([1, 2, 4]), ids)
+    assert "dtype" in ER.default_compare(ids.float(), ids)
+    assert "dtype" in ER.default_compare(torch.tensor([1.0, 2.0]), torch.tensor([1, 2]))
 
 
 def test_default_compare_messages():

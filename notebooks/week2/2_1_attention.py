@@ -28,7 +28,12 @@
 # and plot what its heads look at.
 
 # %%
-from llmcourse import setup, check
+# On Colab, install the course package the first time (on your machine `make setup` did it).
+import importlib.util, subprocess, sys
+if importlib.util.find_spec("llmcourse") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "llmcourse[course] @ git+https://github.com/llmcourse/llmcourse"], check=True)
+
+from llmcourse import check, setup
 
 cfg = setup("2.1")
 

@@ -30,7 +30,12 @@
 # course GPT into a Llama that Hugging Face can run.
 
 # %%
-from llmcourse import setup, check
+# On Colab, install the course package the first time (on your machine `make setup` did it).
+import importlib.util, subprocess, sys
+if importlib.util.find_spec("llmcourse") is None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "llmcourse[course] @ git+https://github.com/llmcourse/llmcourse"], check=True)
+
+from llmcourse import check, setup
 
 cfg = setup("3.1")
 

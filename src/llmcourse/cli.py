@@ -1,8 +1,9 @@
-"""The `llmcourse` command: doctor, run, check, student, bench, assets."""
+"""The `llmcourse` command: doctor, run, check, student, sync, bench, assets, artifacts."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -52,9 +53,39 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"no such notebook: {path}", file=sys.stderr)
         return 2
-    grades = grade_notebook(path, profile=args.profile)
+    grades = grade_notebook(path, profile=args.profile, exercise_timeout=args.exercise_timeout,
+                            cell_timeout=args.cell_timeout)
     print(format_grades(grades))
     return 0 if grades and all(g.ok for g in grades) else 1
+
+
+def cmd_artifacts(args: argparse.Namespace) -> int:
+    from llmcourse.assets.artifacts import artifacts_root, list_artifacts, remove_artifact
+
+    if args.action == "graph":  # the thread as the notebooks' code draws it
+        from llmcourse.runner import artifact_graph
+
+        for nb_id, row in artifact_graph().items():
+            if row["saves"] or row["loads"]:
+                print(f"{nb_id:4s} saves {', '.join(row['saves']) or '-':40s} loads {', '.join(row['loads']) or '-'}")
+        return 0
+    if args.action == "remove":
+        if not args.names:
+            print("name the artifacts to remove", file=sys.stderr)
+            return 2
+        for name in args.names:
+            gone = remove_artifact(name, args.profile)
+            print(f"{name}: {'removed' if gone else 'not found'}")
+        return 0
+    rows = list_artifacts(args.profile)
+    print(f"artifacts in {artifacts_root()}")
+    if not rows:
+        print("  none yet: notebooks save them as they run (1.2 saves the course tokenizer)")
+    for r in rows:
+        size = f"{r['bytes'] / 2**20:.1f} MB"
+        print(f"  {r['name']:28s} {r['profile']:8s} notebook {r['notebook']:9s} {r['created']}  {size:>9s}  "
+              f"{r['status']}  {r['about']}")
+    return 0
 
 
 def cmd_student(args: argparse.Namespace) -> int:
@@ -139,7 +170,16 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="grade a student notebook: a score per exercise")
     c.add_argument("notebook")
     c.add_argument("--profile", default="smoke", choices=["smoke", "laptop", "colab", "cluster"])
+    c.add_argument("--exercise-timeout", type=float, default=120.0, metavar="S",
+                   help="seconds one exercise's check may run (default 120)")
+    c.add_argument("--cell-timeout", type=int, default=1800, metavar="S", help="seconds one cell may run")
     c.set_defaults(fn=cmd_check)
+
+    f = sub.add_parser("artifacts", help="list the artifacts notebooks saved: who made them and when")
+    f.add_argument("action", nargs="?", default="list", choices=["list", "graph", "remove"])
+    f.add_argument("names", nargs="*")
+    f.add_argument("--profile", choices=["smoke", "laptop", "colab", "cluster"], help="default: all profiles")
+    f.set_defaults(fn=cmd_artifacts)
 
     s = sub.add_parser("student", help="write student notebooks (solutions stripped) to exercises/")
     s.add_argument("notebooks", nargs="*")
@@ -158,7 +198,25 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("action", choices=["list", "prepare"])
     a.add_argument("names", nargs="*")
     a.set_defaults(fn=cmd_assets)
+
+    for module in COMMAND_MODULES:  # topic packages add their own commands (pretrain, serve, eval...)
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if not err.name or not module.startswith(err.name):  # a missing dependency inside it is an error
+                raise
+            continue
+        mod.add_commands(sub)
     return p
+
+
+# Each module has `add_commands(subparsers)`; its command functions take the parsed args and
+# return an exit code. Missing modules are skipped, so a topic can land on its own.
+COMMAND_MODULES = (
+    "llmcourse.training.commands",    # pretrain
+    "llmcourse.serving.commands",     # serve
+    "llmcourse.evaluation.commands",  # eval, annotate
+)
 
 
 def main(argv: list[str] | None = None) -> int:

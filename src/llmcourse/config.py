@@ -33,6 +33,10 @@ class ProfileError(ValueError):
     """An unknown profile name."""
 
 
+class CacheError(OSError):
+    """The course cache folder cannot be used; the message says which variable to set."""
+
+
 @dataclass
 class Config:
     """What a notebook needs to know about where it runs.
@@ -64,6 +68,42 @@ class Config:
     def smoke(self) -> bool:
         return self.profile == "smoke"
 
+    def say(self, text: str) -> None:
+        """Show a sentence built from computed numbers: Markdown in a notebook, plain text elsewhere.
+
+        This is how a notebook states a result: `cfg.say(f"ALiBi's loss grows by {d:.2f} nats")`
+        after the measurement, never a sentence typed before the numbers exist.
+        """
+        try:
+            from IPython import get_ipython
+            from IPython.display import Markdown, display
+
+            if get_ipython() is not None and "ipykernel" in sys.modules:
+                display(Markdown(text))
+                return
+        except ImportError:
+            pass
+        print(text)
+
+    def timing_is_reliable(self) -> tuple[bool, str]:
+        """Can a speed measured now be trusted? (False when other work shares the cores.)
+
+        The runner sets LLMCOURSE_PARALLEL when it runs several notebooks at once; otherwise
+        the 1-minute load average is compared with the number of cores.
+        """
+        if os.environ.get("LLMCOURSE_PARALLEL", "1") not in ("", "0", "1"):
+            return False, (f"{os.environ['LLMCOURSE_PARALLEL']} notebooks are running at once on this machine: "
+                           "the timings below are not reliable; run this notebook alone to measure speed")
+        try:
+            load = os.getloadavg()[0]
+        except OSError:  # not on this platform
+            return True, ""
+        cores = os.cpu_count() or 1
+        if load > cores + 0.5:
+            return False, (f"the machine is busy (load {load:.1f} on {cores} cores): the timings below are "
+                           "not reliable; rerun when it is idle")
+        return True, ""
+
     def report(self, **numbers: Any) -> None:
         """Record the key numbers of this notebook for the course report (build/course/report.md).
 
@@ -90,6 +130,8 @@ def pick_profile() -> tuple[str, str]:
                 f"LLMCOURSE_PROFILE={env!r} is not a profile; use one of {', '.join(PROFILES)}"
             )
         return env, "set by LLMCOURSE_PROFILE"
+    if "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG"):
+        return "colab", "running on Google Colab"
     try:
         import torch
 
@@ -184,8 +226,16 @@ def versions() -> dict[str, str]:
 
 def cache_dir() -> Path:
     """Where assets and artifacts are kept: LLMCOURSE_CACHE, else ~/.cache/llmcourse."""
-    root = Path(os.environ.get("LLMCOURSE_CACHE", Path.home() / ".cache" / "llmcourse")).expanduser()
-    root.mkdir(parents=True, exist_ok=True)
+    env = os.environ.get("LLMCOURSE_CACHE", "").strip()  # empty counts as unset, never "the current folder"
+    root = Path(env).expanduser() if env else Path.home() / ".cache" / "llmcourse"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if not os.access(root, os.W_OK | os.X_OK):
+            raise PermissionError("not writable")
+    except (OSError, PermissionError) as err:
+        where = f"LLMCOURSE_CACHE={env!r}" if env else f"the default cache {root}"
+        raise CacheError(f"{where} is not a folder this user can write ({err.__class__.__name__}: "
+                         f"{getattr(err, 'strerror', None) or err}); set LLMCOURSE_CACHE to a writable folder") from None
     return root
 
 
@@ -196,12 +246,18 @@ def setup(notebook: str, seed: int = 1337, quiet: bool = False) -> Config:
     """
     from llmcourse.course import notebook_ids
 
+    if not isinstance(notebook, str):
+        raise TypeError(f"setup() takes the notebook id as a string, like setup(\"1.2\"); got {notebook!r} "
+                        f"({type(notebook).__name__})")
     if notebook not in notebook_ids():
         raise ValueError(f"unknown notebook id {notebook!r}; known: {', '.join(notebook_ids())}")
     profile, reason = pick_profile()
     online = hub_online()
     device = pick_device()
     seed_everything(seed)
+    from llmcourse.assets.tiktoken_files import ensure_tiktoken_files
+
+    ensure_tiktoken_files()  # tiktoken's files live in the course cache; re-seed them if wiped
     report = os.environ.get("LLMCOURSE_REPORT")
     cfg = Config(notebook, profile, device, seed, online, reason, Path(report) if report else None)
     if not quiet:

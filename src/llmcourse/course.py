@@ -34,6 +34,26 @@ TITLES: dict[str, str] = {
 }
 
 
+# Where Colab installs the course from: the one place this address is written. `llmcourse sync`
+# copies it into the first cell of every notebook (a test fails when a notebook drifts).
+REPOSITORY = "https://github.com/llmcourse/llmcourse"
+PIP_TARGET = f"llmcourse[course] @ git+{REPOSITORY}"
+
+
+def first_cell(nb_id: str) -> str:
+    """The first code cell of notebook `nb_id`: install the course on Colab when missing, then setup()."""
+    return (
+        "# On Colab, install the course package the first time (on your machine `make setup` did it).\n"
+        "import importlib.util, subprocess, sys\n"
+        "if importlib.util.find_spec(\"llmcourse\") is None:\n"
+        f"    subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\", \"{PIP_TARGET}\"], check=True)\n"
+        "\n"
+        "from llmcourse import check, setup\n"
+        "\n"
+        f"cfg = setup(\"{nb_id}\")"
+    )
+
+
 def notebook_ids() -> list[str]:
     """Every notebook id of the syllabus, in course order."""
     return list(TITLES)

@@ -32,6 +32,29 @@ def render(source: Path) -> str:
     return nbformat.writes(nb) + "\n"
 
 
+def first_code_cell_text(source: Path) -> str:
+    """The source of the first code cell of a jupytext percent file."""
+    import jupytext
+
+    nb = jupytext.read(source)
+    return next(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def fix_first_cell(source: Path) -> bool:
+    """Rewrite the first code cell of `source` to the course's first cell; True if it changed."""
+    from llmcourse.course import first_cell, notebook_id_of
+
+    want = first_cell(notebook_id_of(source))
+    have = first_code_cell_text(source)
+    if have == want:
+        return False
+    text = source.read_text(encoding="utf-8")
+    if text.count(have) != 1:
+        raise ValueError(f"cannot find the first code cell of {source} to update it")
+    source.write_text(text.replace(have, want), encoding="utf-8")
+    return True
+
+
 def in_sync(source: Path) -> bool:
     target = source.with_suffix(".ipynb")
     return target.is_file() and target.read_text(encoding="utf-8") == render(source)
@@ -43,6 +66,8 @@ def sync_all(ids: list[str] | None = None) -> list[Path]:
 
     written = []
     for src in [notebook_source(i) for i in ids] if ids else sources():
+        if fix_first_cell(src):
+            written.append(src)
         target = src.with_suffix(".ipynb")
         text = render(src)
         if not target.is_file() or target.read_text(encoding="utf-8") != text:

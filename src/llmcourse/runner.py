@@ -14,7 +14,7 @@ import re
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,13 +74,15 @@ def execute(nb, profile: str, workdir: Path, timeout: int = 1800, allow_errors: 
     return nb, numbers, results, error
 
 
-def run_one(nb_id: str, profile: str, out_dir: Path, html: bool = True) -> RunResult:
+def run_one(nb_id: str, profile: str, out_dir: Path, html: bool = True, extra_env: dict | None = None,
+            source: Path | None = None) -> RunResult:
+    """Execute one notebook (its course source, or `source`: a student version, say)."""
     import nbformat
 
-    src = notebook_source(nb_id)
+    src = source or notebook_source(nb_id)
     nb = load_notebook(src)
     start = time.perf_counter()
-    nb, numbers, checks, error = execute(nb, profile, workdir=out_dir / "work")
+    nb, numbers, checks, error = execute(nb, profile, workdir=out_dir / "work", extra_env=extra_env)
     seconds = time.perf_counter() - start
     out_dir.mkdir(parents=True, exist_ok=True)
     executed = out_dir / f"{src.stem}.ipynb"
@@ -94,7 +96,7 @@ def run_one(nb_id: str, profile: str, out_dir: Path, html: bool = True) -> RunRe
         except Exception as err:  # HTML is a convenience; the run itself counts
             print(f"  (no HTML for {nb_id}: {err})", file=sys.stderr)
     failed = [c["exercise"] for c in checks if c["passed"] != c["total"]]
-    if failed and not error:
+    if failed and not error and source is None:
         error = f"checks failed in the solution notebook: {', '.join(failed)}"
     return RunResult(nb_id, "error" if error else "ok", seconds, numbers, error, executed, checks)
 
@@ -116,25 +118,84 @@ def write_report(results: list[RunResult], profile: str, out_dir: Path) -> Path:
 
 def run_notebooks(ids: list[str], profile: str, out_dir: Path | None = None, jobs: int = 1,
                   html: bool = True) -> list[RunResult]:
-    """Execute notebooks `ids` in `profile`; write them, their HTML and report.md to `out_dir`."""
+    """Execute notebooks `ids` in `profile`; write them, their HTML and report.md to `out_dir`.
+
+    With `jobs > 1` notebooks run in parallel, but in the order of the artifact thread: a
+    notebook that loads an artifact starts only after the notebooks (in this run) that save
+    it have finished, and notebooks that measure speed run alone, so their timings are not
+    those of a shared machine.
+    """
     if profile not in PROFILES:
         raise ProfileError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
     for nb_id in ids:
         notebook_source(nb_id)  # unknown or missing ids fail before anything runs
     out_dir = out_dir or repo_root() / "build" / "course"
     out_dir.mkdir(parents=True, exist_ok=True)
+    graph = artifact_graph(ids)
+    jobs = max(1, jobs)
+    cores = os.cpu_count() or 1
 
-    def go(nb_id: str) -> RunResult:
-        print(f"▶ {nb_id} {TITLES[nb_id]} ({profile})", flush=True)
-        res = run_one(nb_id, profile, out_dir, html)
+    def go(nb_id: str, alone: bool, running: int) -> RunResult:
+        print(f"▶ {nb_id} {TITLES[nb_id]} ({profile}{', alone: it measures speed' if alone else ''})", flush=True)
+        threads = cores if alone or jobs == 1 else max(1, cores // jobs)
+        env = {"LLMCOURSE_PARALLEL": str(running)}
+        if "OMP_NUM_THREADS" not in os.environ:  # share the cores between the kernels
+            env["OMP_NUM_THREADS"] = str(threads)
+        res = run_one(nb_id, profile, out_dir, html, extra_env=env)
         mark = "✓" if res.status == "ok" else "✗"
         print(f"{mark} {nb_id} in {res.seconds:.1f}s {res.error}", flush=True)
         return res
 
-    if jobs > 1 and "OMP_NUM_THREADS" not in os.environ:  # share the cores between the kernels
-        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        results = list(pool.map(go, ids))
-    report = write_report(results, profile, out_dir)
+    results: dict[str, RunResult] = {}
+    pending = list(ids)
+    running: dict[str, object] = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        while pending or running:
+            for nb_id in list(pending):
+                alone = graph[nb_id]["timed"] and jobs > 1
+                waits = [d for d in graph[nb_id]["after"] if d in pending or d in running]
+                if waits or len(running) >= jobs or (running and alone) or \
+                        any(graph[r]["timed"] and jobs > 1 for r in running):
+                    continue
+                running[nb_id] = pool.submit(go, nb_id, alone, len(running) + 1)
+                pending.remove(nb_id)
+                if alone:
+                    break
+            done, _ = wait(list(running.values()), return_when=FIRST_COMPLETED) if running else (set(), None)
+            for nb_id, fut in list(running.items()):
+                if fut in done:
+                    results[nb_id] = fut.result()
+                    del running[nb_id]
+    ordered = [results[i] for i in ids]
+    report = write_report(ordered, profile, out_dir)
     print(f"report: {report}")
-    return results
+    return ordered
+
+
+ARTIFACT_CALL = re.compile(r"""\b(save|load)_artifact\(\s*["']([\w-]+)["']""")
+TIMING_CALL = re.compile(r"\bcfg\.timing_is_reliable\(")
+
+
+def artifact_graph(ids: list[str] | None = None) -> dict[str, dict]:
+    """For each notebook: the artifacts it saves and loads, the notebooks it must run after, timed?
+
+    Read from the sources themselves (`save_artifact("name"`, `load_artifact("name"`,
+    `cfg.timing_is_reliable(`), so the graph is whatever the notebooks really do.
+    """
+    from llmcourse.course import available_notebooks
+
+    ids = ids or available_notebooks()
+    info: dict[str, dict] = {}
+    for nb_id in available_notebooks():
+        text = notebook_source(nb_id).read_text(encoding="utf-8")
+        calls = ARTIFACT_CALL.findall(text)
+        info[nb_id] = {"saves": sorted({n for kind, n in calls if kind == "save"}),
+                       "loads": sorted({n for kind, n in calls if kind == "load"}),
+                       "timed": bool(TIMING_CALL.search(text))}
+    order = list(TITLES)
+    for nb_id, row in info.items():
+        row["after"] = sorted({other for other, o in info.items() if order.index(other) < order.index(nb_id)
+                               and set(o["saves"]) & set(row["loads"])}, key=order.index)
+        row["loaded_by"] = sorted({other for other, o in info.items() if set(o["loads"]) & set(row["saves"])
+                                   and order.index(other) > order.index(nb_id)}, key=order.index)
+    return {i: info[i] for i in ids}

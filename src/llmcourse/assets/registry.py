@@ -157,7 +157,8 @@ def build_verified(folder: Path, build: Callable[[Path], None], meta: dict | Non
     if folder.exists():
         print(f"[assets] {folder.name}: {problem}; rebuilding it")
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    clean_stale_builds(folder)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-tmp-{os.getpid()}-", dir=folder.parent))
     try:
         build(tmp)
         write_manifest(tmp, meta)
@@ -169,3 +170,30 @@ def build_verified(folder: Path, build: Callable[[Path], None], meta: dict | Non
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def clean_stale_builds(folder: Path) -> list[Path]:
+    """Remove the hidden leftovers of builds of `folder` that were killed mid-way.
+
+    A build writes `.NAME-tmp-PID-xxxx` (and a swap leaves `.NAME-old-PID`) beside `folder`;
+    those whose process is gone are deleted (a Gemma conversion leaves about 1 GB).
+    """
+    removed = []
+    if not folder.parent.is_dir():
+        return removed
+    for leftover in folder.parent.glob(f".{folder.name}-*"):
+        parts = leftover.name[len(folder.name) + 2:].split("-")
+        if len(parts) >= 2 and parts[0] in ("tmp", "old") and parts[1].isdigit() and not _pid_alive(int(parts[1])):
+            shutil.rmtree(leftover, ignore_errors=True)
+            removed.append(leftover)
+    return removed

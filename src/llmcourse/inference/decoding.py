@@ -9,8 +9,8 @@ use_cache=True).logits`). The prompt is encoded once (prefill); after that each 
 only the newest token and reuses the key/value cache, exactly as `model.generate` does, so
 greedy and beam search here agree with `generate` token for token.
 
-The filters return the logits with removed entries set to -inf, like transformers'
-logits processors, so they compose: temperature, then top-k, then top-p, then min-p.
+The filters (temperature, top-k, top-p, min-p, repetition penalty) live in
+`llmcourse.inference.sampling`, the one sampler every generator of the course uses.
 """
 
 from __future__ import annotations
@@ -20,63 +20,10 @@ import math
 import torch
 import torch.nn.functional as F
 
-# ----------------------------------------------------------------------------- filters
-
-
-def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
-    """Keep the k largest logits (and any tied with the k-th), set the rest to -inf.
-
-    k larger than the vocabulary keeps everything.
-    """
-    if not isinstance(k, int) or k <= 0:
-        raise ValueError(f"top_k must be a positive integer, got {k!r}")
-    k = min(k, logits.size(-1))
-    kth_largest = torch.topk(logits, k, dim=-1).values[..., -1:]  # (..., 1)
-    return logits.masked_fill(logits < kth_largest, float("-inf"))
-
-
-def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
-    """Nucleus filtering: keep the smallest set of most likely tokens whose probability sums to >= p.
-
-    Sort ascending and drop tokens while the probability mass *below and including* them is
-    still <= 1 - p; the most likely token always survives. p = 1.0 keeps everything.
-    """
-    if not (0.0 < p <= 1.0):
-        raise ValueError(f"top_p must be in (0, 1], got {p!r}; use 1.0 to switch it off")
-    sorted_logits, order = torch.sort(logits, dim=-1, descending=False)
-    mass_below = sorted_logits.softmax(dim=-1).cumsum(dim=-1)  # (..., V), ascending
-    drop_sorted = mass_below <= 1.0 - p
-    drop_sorted[..., -1] = False  # never drop the most likely token
-    drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
-    return logits.masked_fill(drop, float("-inf"))
-
-
-def min_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
-    """Keep tokens whose probability is at least p times the top token's probability.
-
-    Unlike top-p, the cut scales with the model's confidence: a sharp distribution keeps
-    few tokens, a flat one keeps many. p = 0 keeps everything.
-    """
-    if not (0.0 <= p <= 1.0):
-        raise ValueError(f"min_p must be in [0, 1], got {p!r}")
-    probs = logits.softmax(dim=-1)
-    threshold = p * probs.amax(dim=-1, keepdim=True)  # (..., 1)
-    drop = probs < threshold
-    drop.scatter_(-1, logits.argmax(dim=-1, keepdim=True), False)  # the top token always stays
-    return logits.masked_fill(drop, float("-inf"))
-
-
-def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:
-    """Make tokens already in `seen` (B, T) less likely (CTRL's rule, as in transformers).
-
-    A positive logit is divided by the penalty, a negative one multiplied, so the token
-    always becomes less likely whatever its sign. penalty = 1.0 changes nothing.
-    """
-    if penalty <= 0:
-        raise ValueError(f"repetition_penalty must be > 0 (1.0 = off), got {penalty!r}")
-    picked = logits.gather(-1, seen)  # (B, T)
-    picked = torch.where(picked < 0, picked * penalty, picked / penalty)
-    return logits.scatter(-1, seen, picked)
+from llmcourse.inference.sampling import (  # noqa: F401  (re-exported: the filters live there)
+    apply_repetition_penalty, check_generation_args, check_logits, min_p_filter, process_logits, top_k_filter,
+    top_p_filter,
+)
 
 
 # ----------------------------------------------------------------------------- model plumbing
@@ -85,6 +32,9 @@ def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor, penalty: 
 def _check_prompt(input_ids: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
     if not isinstance(input_ids, torch.Tensor):
         raise TypeError("input_ids must be a LongTensor of shape (1, T); use tokenizer(..., return_tensors='pt')")
+    if input_ids.is_floating_point() or input_ids.dtype == torch.bool:
+        raise TypeError(f"input_ids must hold integer token ids, got dtype {input_ids.dtype}; "
+                        "a float tensor would be truncated silently. Use tokenizer(..., return_tensors='pt')")
     if input_ids.dim() == 1:
         input_ids = input_ids[None]
     if input_ids.dim() != 2 or input_ids.size(0) != 1:
@@ -133,30 +83,12 @@ def greedy(model, input_ids: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
     stepper = _Stepper(model, ids)
     logits = stepper.logits
     for _ in range(max_new_tokens):
-        nxt = logits.argmax(dim=-1, keepdim=True)  # (1, 1)
+        nxt = check_logits(logits).argmax(dim=-1, keepdim=True)  # (1, 1)
         ids = torch.cat([ids, nxt], dim=1)
         if nxt.item() in eos or _ == max_new_tokens - 1:
             break
         logits = stepper.step(nxt)
     return ids
-
-
-def process_logits(logits: torch.Tensor, seen: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
-                   top_p: float | None = None, min_p: float | None = None,
-                   repetition_penalty: float = 1.0) -> torch.Tensor:
-    """The sampling pipeline on one step's logits, in transformers' order:
-    repetition penalty, temperature, top-k, top-p, min-p."""
-    if repetition_penalty != 1.0:
-        logits = apply_repetition_penalty(logits, seen, repetition_penalty)
-    if temperature != 1.0:
-        logits = logits / temperature
-    if top_k is not None:
-        logits = top_k_filter(logits, top_k)
-    if top_p is not None and top_p < 1.0:
-        logits = top_p_filter(logits, top_p)
-    if min_p is not None:
-        logits = min_p_filter(logits, min_p)
-    return logits
 
 
 @torch.no_grad()
@@ -171,16 +103,13 @@ def sample(model, input_ids: torch.Tensor, max_new_tokens: int, temperature: flo
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature!r}; for temperature 0 use greedy()")
-    if top_p is not None and not (0.0 < top_p <= 1.0):
-        raise ValueError(f"top_p must be in (0, 1], got {top_p!r}; use 1.0 to switch it off")
-    if top_k is not None and (not isinstance(top_k, int) or top_k <= 0):
-        raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+    check_generation_args(max_new_tokens, temperature, top_k, top_p)
     ids = _check_prompt(input_ids, max_new_tokens).to(model.device)
     eos = eos_token_ids(model)
     stepper = _Stepper(model, ids)
     logits = stepper.logits
     for i in range(max_new_tokens):
-        logits = process_logits(logits, ids, temperature, top_k, top_p, min_p, repetition_penalty)
+        logits = process_logits(check_logits(logits), ids, temperature, top_k, top_p, min_p, repetition_penalty)
         probs = logits.softmax(dim=-1)  # (1, V)
         nxt = torch.multinomial(probs, num_samples=1, generator=generator)  # (1, 1)
         ids = torch.cat([ids, nxt], dim=1)
@@ -219,7 +148,7 @@ def beam_search(model, input_ids: torch.Tensor, num_beams: int, max_new_tokens: 
     stepper = _Stepper(model, seqs)
     logits = stepper.logits  # (nb, V)
     for step in range(1, max_new_tokens + 1):
-        vocab = logits.size(-1)
+        vocab = check_logits(logits).size(-1)
         total = (F.log_softmax(logits, dim=-1) + scores[:, None]).view(-1)  # (nb*V,)
         top_scores, top_idx = torch.topk(total, keep)  # (keep,)
         beam_of, token = top_idx // vocab, top_idx % vocab

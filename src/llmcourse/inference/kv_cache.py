@@ -45,7 +45,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from llmcourse.models.gpt import sample_next
+from llmcourse.inference.sampling import check_generation_args, finish_eos, sample_next
 
 __all__ = [
     "KVCache", "forward_cached", "generate_cached", "kv_cache_bytes", "kv_cache_bytes_for",
@@ -258,10 +258,7 @@ def generate_cached(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, te
         raise ValueError("empty batch: idx has no rows; give at least one prompt")
     if T == 0:
         raise ValueError("empty prompt: give at least one token per row (a BOS token, say)")
-    if max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+    check_generation_args(max_new_tokens, temperature, top_k)
     if max_new_tokens == 0:
         return idx
     needed = T + max_new_tokens - 1  # positions the model sees: the prompt and all but the last new token
@@ -287,12 +284,10 @@ def generate_cached(model: nn.Module, idx: torch.Tensor, max_new_tokens: int, te
         for step in range(max_new_tokens):
             logits = forward_cached(model, new, cache)  # (B, T_new, V)
             next_id = sample_next(logits[:, -1, :], temperature, top_k, generator)  # (B, 1)
-            if eos_token_id is not None:
-                next_id = next_id.masked_fill(done[:, None], eos_token_id)
-                done |= next_id[:, 0] == eos_token_id
+            next_id, all_done = finish_eos(next_id, done, eos_token_id)
             out.append(next_id)
             new = next_id  # decode: one token at a time
-            if eos_token_id is not None and bool(done.all()):
+            if all_done:
                 break
     finally:
         model.train(was_training)

@@ -52,13 +52,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llmcourse.inference.sampling import check_generation_args, finish_eos, sample_next
 from llmcourse.nn.attention import causal_mask
 from llmcourse.nn.feedforward import ACTIVATIONS, FeedForward, matched_hidden_size
 from llmcourse.nn.mha import KVCacheLike, MultiHeadAttention
 from llmcourse.nn.norms import make_norm
 from llmcourse.nn.positions import LearnedPositions, RotaryEmbedding, alibi_bias, sinusoidal_positions
 
-__all__ = ["GPT", "GPTConfig", "next_token_loss", "sample_next"]
+__all__ = ["GPT", "GPTConfig", "next_token_loss"]
 
 POSITIONS = ("learned", "sinusoidal", "rope", "alibi", "none")
 INIT_STD = 0.02  # GPT-2's initialisation of embeddings and linear layers
@@ -137,27 +138,17 @@ def next_token_loss(logits: torch.Tensor, targets: torch.Tensor, ignore_index: i
     logits (B, T, V), targets (B, T); positions whose target is `ignore_index` do not count.
     log_softmax subtracts the row maximum first, so large logits do not overflow.
     """
-    log_probs = logits.float().log_softmax(dim=-1)  # (B, T, V)
     keep = targets != ignore_index  # (B, T)
+    if targets.is_floating_point():
+        raise TypeError(f"targets must be integer token ids, got dtype {targets.dtype}")
+    bad = keep & ((targets < 0) | (targets >= logits.shape[-1]))
+    if bad.any():
+        value = int(targets[bad][0])
+        raise ValueError(f"target {value} is not a token id in [0, {logits.shape[-1]}); mark positions to ignore "
+                         f"with {ignore_index} (ignore_index), as torch's cross_entropy does — not -1")
+    log_probs = logits.float().log_softmax(dim=-1)  # (B, T, V)
     picked = log_probs.gather(-1, targets.clamp(min=0).unsqueeze(-1)).squeeze(-1)  # (B, T) log p(target)
     return -(picked * keep).sum() / keep.sum().clamp(min=1)
-
-
-def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: int | None = None,
-                generator: torch.Generator | None = None) -> torch.Tensor:
-    """One token per row from next-token logits (B, V) -> (B, 1).
-
-    temperature 0 is greedy (argmax); otherwise sample from softmax(logits / temperature),
-    restricted to the top_k most likely tokens when top_k is given.
-    """
-    if temperature == 0:
-        return logits.argmax(dim=-1, keepdim=True)  # (B, 1)
-    logits = logits.float() / temperature
-    if top_k is not None:
-        kth = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]  # (B, 1)
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = F.softmax(logits, dim=-1)  # (B, V)
-    return torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
 
 
 class Block(nn.Module):
@@ -319,12 +310,10 @@ class GPT(nn.Module):
         step. Rows that produced `eos_token_id` are padded with it; generation stops early
         when every row has. Runs in eval mode (dropout off) and restores the mode after.
         """
-        if idx.dim() != 2 or idx.shape[1] == 0:
-            raise ValueError(f"idx must be (batch, length >= 1) token ids, got shape {tuple(idx.shape)}")
-        if max_new_tokens < 0:
-            raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}")
+        if idx.dim() != 2 or idx.shape[1] == 0 or idx.shape[0] == 0:
+            raise ValueError(f"idx must be (batch, length) token ids with batch >= 1 and length >= 1, got shape "
+                             f"{tuple(idx.shape)}")
+        check_generation_args(max_new_tokens, temperature, top_k)
         if seed is not None:
             generator = torch.Generator(device=idx.device).manual_seed(seed)
         was_training = self.training
@@ -334,11 +323,9 @@ class GPT(nn.Module):
             context = idx[:, -self.config.block_size:]  # crop: the model sees at most block_size tokens
             logits, _ = self(context)
             next_id = sample_next(logits[:, -1, :], temperature, top_k, generator)  # (B, 1)
-            if eos_token_id is not None:
-                next_id = next_id.masked_fill(done[:, None], eos_token_id)
-                done |= next_id[:, 0] == eos_token_id
+            next_id, all_done = finish_eos(next_id, done, eos_token_id)
             idx = torch.cat([idx, next_id], dim=1)
-            if eos_token_id is not None and bool(done.all()):
+            if all_done:
                 break
         self.train(was_training)
         return idx

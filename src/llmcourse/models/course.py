@@ -1,0 +1,94 @@
+"""The course GPT: the one model that runs through eight weeks, and its reference builds.
+
+The learner trains it first in 3.1 (Llama-style: RMSNorm, RoPE, SwiGLU, grouped-query
+attention, no biases) on the course tokenizer of 1.2, pre-trains it in week 4, fine-tunes
+it in week 5, quantises and serves it in week 6, evaluates it in week 7 and aligns it in
+week 8. Each notebook loads the previous week's artifact; when the learner has not made it
+yet, the notebook falls back to a *reference* built here, deterministically and small
+enough to build in seconds (smoke) or a minute (laptop):
+
+    art = load_artifact("course-gpt", fallback=reference_course_gpt)
+    model, tok = art["model"], art["tokenizer"]
+
+Sizes come from the profile, like every heavy knob of the course.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from llmcourse.models.gpt import GPT, GPTConfig
+
+__all__ = ["COURSE_SIZES", "course_gpt_config", "course_text", "course_tokenizer_vocab", "reference_course_gpt",
+           "reference_course_tokenizer"]
+
+# the course GPT's shape per profile (Llama-style; n_kv_head < n_head: grouped-query attention)
+COURSE_SIZES: dict[str, dict] = {
+    "smoke": dict(n_layer=2, n_head=4, n_kv_head=2, n_embd=64, block_size=128),
+    "laptop": dict(n_layer=4, n_head=4, n_kv_head=2, n_embd=128, block_size=256),
+    "colab": dict(n_layer=6, n_head=6, n_kv_head=2, n_embd=384, block_size=512),
+    "cluster": dict(n_layer=12, n_head=12, n_kv_head=4, n_embd=768, block_size=1024),
+}
+TOKENIZER_VOCAB = {"smoke": 512, "laptop": 4096, "colab": 8192, "cluster": 16384}
+REFERENCE_STEPS = {"smoke": 30, "laptop": 400, "colab": 1500, "cluster": 1500}
+
+
+def _profile(profile: str | None) -> str:
+    if profile:
+        return profile
+    from llmcourse.config import pick_profile
+
+    return pick_profile()[0]
+
+
+def course_tokenizer_vocab(profile: str | None = None) -> int:
+    """The course tokenizer's vocabulary size in this profile (specials included)."""
+    return TOKENIZER_VOCAB[_profile(profile)]
+
+
+def course_gpt_config(vocab_size: int, profile: str | None = None, **overrides) -> GPTConfig:
+    """The course GPT's Llama-style config for this profile; `overrides` change any field."""
+    kw = dict(COURSE_SIZES[_profile(profile)], vocab_size=vocab_size)
+    kw.update(overrides)
+    return GPTConfig.llama_style(**kw)
+
+
+def course_text(chars_per_source: int, seed: int = 0) -> dict[str, str]:
+    """The course's own training text: Shakespeare plus the seven-language sample, by source."""
+    from llmcourse.assets.multilingual import multilingual_corpus
+    from llmcourse.assets.shakespeare import load_shakespeare
+
+    return {"shakespeare": load_shakespeare(max_chars=chars_per_source),
+            **multilingual_corpus(chars_per_source, seed=seed)}
+
+
+def reference_course_tokenizer():
+    """The course tokenizer trained the way 1.2 trains it (GPT-4-pattern BPE, multilingual sample)."""
+    from llmcourse.tokenization.course_tokenizer import train_course_tokenizer
+
+    return train_course_tokenizer(course_tokenizer_vocab())
+
+
+def reference_course_gpt() -> dict:
+    """A course GPT trained briefly on the course text with seed 0: {"model", "tokenizer", "metrics"}."""
+    from llmcourse.assets.artifacts import load_artifact
+    from llmcourse.training import get_batch, split_tokens, train
+
+    profile = _profile(None)
+    tok = load_artifact("course-tokenizer", fallback=reference_course_tokenizer)
+    chars = {"smoke": 20_000, "laptop": 200_000}.get(profile, 1_000_000)
+    ids = torch.tensor([t for text in course_text(chars).values() for t in tok.encode_ordinary(text)])
+    train_ids, val_ids = split_tokens(ids, 0.1)
+    config = course_gpt_config(tok.vocab_size, profile, attn_impl="sdpa")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = GPT(config)
+        g_train, g_val = torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)
+        T, B = min(config.block_size, 128), 16
+        steps = REFERENCE_STEPS[profile]
+        history = train(model, lambda: get_batch(train_ids, T, B, g_train), steps=steps, lr=3e-3,
+                        val_batch=lambda: get_batch(val_ids, T, B, g_val), eval_every=max(1, steps),
+                        eval_batches=4, warmup=steps // 10, progress=False, desc="reference course GPT")
+    model.eval()
+    return {"model": model, "tokenizer": tok,
+            "metrics": {"val_loss": history.val_loss[-1], "steps": steps, "trained_by": "reference"}}
