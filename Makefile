@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml constraints.txt deps/debian.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade "pip>=24"
 	$(PIP) install -q -c constraints.txt torch
-	CMAKE_ARGS="$(LLAMA_CMAKE)" CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PIP) install -q -c constraints.txt -e ".[course,llama,dev]"
+	CMAKE_ARGS="$(LLAMA_CMAKE)" CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PIP) install -q -c constraints.txt -e ".[course,llama,lab,dev]"
 	$(BIN)/llmcourse assets prepare
 	touch $(STAMP)
 
