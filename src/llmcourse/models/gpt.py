@@ -154,7 +154,7 @@ def next_token_loss(logits: torch.Tensor, targets: torch.Tensor, ignore_index: i
 class Block(nn.Module):
     """One pre-norm transformer block: attention then MLP, each added to the residual stream."""
 
-    def __init__(self, config: GPTConfig, layer_idx: int) -> None:
+    def __init__(self, config: GPTConfig, layer_idx: int = 0) -> None:
         super().__init__()
         c = config
         self.layer_idx = layer_idx
@@ -164,8 +164,9 @@ class Block(nn.Module):
         self.norm2 = make_norm(c.norm, c.n_embd, c.norm_eps, c.bias)
         self.mlp = FeedForward(c.n_embd, c.ffn_hidden, c.activation, bias=c.bias, dropout=c.dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, is_causal: bool,
-                rope: tuple[torch.Tensor, torch.Tensor] | None, cache: KVCacheLike | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, is_causal: bool = True,
+                rope: tuple[torch.Tensor, torch.Tensor] | None = None, cache: KVCacheLike | None = None) -> torch.Tensor:
+        """x (B, T, C) -> (B, T, C); by default causal self-attention over the T tokens."""
         x = x + self.attn(self.norm1(x), mask=mask, is_causal=is_causal, rope=rope, cache=cache,
                           layer_idx=self.layer_idx)  # (B, T, C)
         x = x + self.mlp(self.norm2(x))  # (B, T, C)
@@ -265,6 +266,8 @@ class GPT(nn.Module):
             raise ValueError(f"idx must be (batch, length) token ids, got shape {tuple(idx.shape)}; "
                              "add a batch dimension with idx[None]")
         B, T = idx.shape
+        if B == 0:
+            raise ValueError(f"idx is an empty batch (shape {tuple(idx.shape)}): give at least one sequence")
         if T == 0:
             raise ValueError("idx is empty: give at least one token")
         if start_pos + T > self.config.block_size:

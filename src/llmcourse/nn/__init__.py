@@ -7,10 +7,13 @@ from llmcourse.nn.attention import (
     attention_scores,
     attention_weights,
     causal_mask,
+    check_mask,
     scaled_dot_product_attention,
+    self_attention,
+    tiled_attention,
 )
 from llmcourse.nn.feedforward import ACTIVATIONS, FeedForward, matched_hidden_size
-from llmcourse.nn.mha import KVCacheLike, MultiHeadAttention, repeat_kv
+from llmcourse.nn.mha import KVCacheLike, MultiHeadAttention, causal_self_attention, repeat_kv
 from llmcourse.nn.norms import LayerNorm, RMSNorm, make_norm
 from llmcourse.nn.positions import (
     LearnedPositions,
@@ -25,6 +28,6 @@ from llmcourse.nn.positions import (
 __all__ = [
     "ACTIVATIONS", "FeedForward", "KVCacheLike", "LayerNorm", "LearnedPositions", "MultiHeadAttention",
     "RMSNorm", "RotaryEmbedding", "alibi_bias", "alibi_slopes", "apply_rotary", "attention_mask_from_padding",
-    "attention_scores", "attention_weights", "causal_mask", "make_norm", "matched_hidden_size", "repeat_kv",
-    "rotate_half", "scaled_dot_product_attention", "sinusoidal_positions",
+    "attention_scores", "attention_weights", "causal_mask", "causal_self_attention", "check_mask", "make_norm", "matched_hidden_size", "repeat_kv",
+    "rotate_half", "scaled_dot_product_attention", "self_attention", "sinusoidal_positions", "tiled_attention",
 ]
