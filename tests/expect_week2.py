@@ -27,4 +27,22 @@ EXPECT = {
         "bits_per_char_yours": (1.0, 6.0),
         "seeds": 1,
     },
+    "2.3": {
+        "en_bigram_dev": (2.3, 2.6),  # counted and smoothed: deterministic
+        "en_trigram_dev": (2.0, 2.4),
+        "th_trigram_dev": (2.0, 2.6),
+        "en_mlp_dev": (2.0, 3.3),  # a few hundred smoke steps: below log V = 3.30, not yet below the trigram
+        "manual_backprop_max_diff": (0.0, 1e-10),  # your gradients == autograd's (float64)
+        "fast_backward_diff": (0.0, 1e-10),  # the fused backward == the step-by-step one
+        "manual_train_loss_first": (3.0, 3.6),  # about log 27 = 3.30 at the start
+        "manual_train_loss": (1.5, 3.1),  # and lower after training with hand-made gradients
+        "kaiming_layer4_std": (0.5, 0.9),  # the signal keeps its size through 4 tanh layers
+        "default_layer4_std": (0.0, 0.3),  # nn.Linear's default shrinks it
+        "randn_layer4_saturated": (0.5, 1.0),  # unit-Gaussian weights saturate tanh
+        "init_dev_kaiming": (2.0, 3.0),
+        "init_dev_yours": (2.0, 3.0),
+        "init_dev_randn": (3.0, 100.0),  # saturated from the start: far behind after the same steps
+        "best_lr": (0.01, 3.0),
+        "emb2d_dev_nll": (2.0, 3.3),
+    },
 }
