@@ -45,4 +45,12 @@ EXPECT = {
         "best_lr": (0.01, 3.0),
         "emb2d_dev_nll": (2.0, 3.3),
     },
+    "2.4": {
+        "train_accuracy": 1.0,  # your MLP separates the two moons
+        "final_loss": (0.0, 0.2),
+        "max_grad_diff_vs_torch": (0.0, 1e-9),  # every gradient == torch's (float64)
+        "spiral_loss_first": (0.9, 1.3),  # near log 3 = 1.10 at the start
+        "spiral_loss_last": (0.0, 0.95),  # and lower after a few steps with your cross-entropy
+        "spiral_accuracy": (0.4, 1.0),  # above chance (1/3) already in smoke
+    },
 }
