@@ -379,9 +379,10 @@ assert diff_minilm < 1e-4 and diff_context < 1e-4
 
 
 # %% [markdown]
-# Now the maps. Each panel is one head of the last layer: row = query token, column = key
-# token, colour = weight. Look for heads that attend to the previous or next token, to
-# `[SEP]` (a "no-op" parking spot), or from "it" to "animal".
+# Now the maps: first layer 0 as your functions recomputed it, then the last layer. Each
+# panel is one head: row = query token, column = key token, colour = weight. Look for
+# heads that attend to the previous or next token, to `[SEP]` (a "no-op" parking spot), or
+# from "it" to "animal".
 
 # %%
 def plot_heads(attn, labels, title, heads=(0, 1, 2, 3)):
@@ -396,6 +397,7 @@ def plot_heads(attn, labels, title, heads=(0, 1, 2, 3)):
     plt.show()
 
 
+plot_heads(ours[0], words, "MiniLM, layer 0, recomputed with your attention_scores")
 it, animal = words.index("it"), words.index("animal")
 per_head = out.attentions[-1][0, :, it, animal]  # (H,)
 print(f"weight from 'it' to 'animal' per head of the last layer: {per_head.numpy().round(2)}")
