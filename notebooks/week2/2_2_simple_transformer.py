@@ -318,11 +318,12 @@ class MiniGPT(nn.Module):
 MiniGPT = check("gpt.model", MiniGPT)
 
 # %% [markdown]
-# Build one for the characters. PyTorch's default initialisation gives embeddings of size
-# 1, which makes the first predictions confident and wrong; GPT-2 starts every weight at
-# N(0, 0.02) instead, which we apply here (the check above loaded its own weights, so it
-# did not care). Before training every character should be about equally likely, so the
-# loss should be close to $\ln V$: a good first test of any language model.
+# Build one for the characters. Before training every character should be about equally
+# likely, so the loss should be close to $\ln V$: a good first test of any language model.
+# PyTorch's default initialisation draws embeddings of size 1 (and the tied output layer
+# reuses them); GPT-2 starts every weight at N(0, 0.02) instead. The cell measures the
+# first loss with both, then keeps GPT-2's (the check above loaded its own weights, so it
+# did not care).
 
 # %%
 def init_like_gpt2(module):
@@ -335,14 +336,17 @@ def init_like_gpt2(module):
 config = GPTConfig(vocab_size=tok.vocab_size, block_size=BLOCK_SIZE, **MODEL)
 torch.manual_seed(cfg.seed)
 model = MiniGPT(config).to(device)
-model.apply(init_like_gpt2)
 print(config)
 print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
 gen_train, gen_val = torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)
 xb, yb = batches(train_data, gen_train)()
 with torch.no_grad():
+    loss_default = model(xb, yb)[1].item()
+    model.apply(init_like_gpt2)
     loss0 = model(xb, yb)[1].item()
-cfg.say(f"Initial loss {loss0:.3f}; $\\ln V$ = ln({tok.vocab_size}) = {math.log(tok.vocab_size):.3f}.")
+cfg.say(f"First loss {loss_default:.3f} as {type(model).__name__} initialises itself, {loss0:.3f} with GPT-2's "
+        f"N(0, 0.02); "
+        f"$\\ln V$ = ln({tok.vocab_size}) = {math.log(tok.vocab_size):.3f}.")
 
 # %% [markdown]
 # ## 6. Sampling
@@ -489,8 +493,9 @@ cfg.say(f"max |logits ours - sdpa| = {impl_diff:.1e}; a training step took {t_ou
 # ## 9. Characters or BPE? Bits per character at an equal budget
 #
 # Characters make long sequences: every token is one letter. The byte-level BPE tokenizer
-# of notebook 1.2 packs several characters into a token, so the same `block_size` sees more
-# text. Which model is better? Two things must be fair:
+# of notebook 1.2 packs several characters into a token (the cell below measures how
+# many), so the same `block_size` sees more text. Which model is better? Two things must
+# be fair:
 #
 # * **the budget**: both models get the same number of steps with the same batch and block
 #   size, so they see the same number of *tokens* (the BPE tokens cover more text; its
@@ -601,8 +606,8 @@ print(bpe.decode(generate(m, idx, SAMPLE_CHARS // 3)[0].tolist()))
 # The library's GPT has GPT-2's architecture, so it can load GPT-2's weights: `GPT.from_hf`
 # copies them from a Hugging Face `GPT2LMHeadModel` (transposing GPT-2's `Conv1D`
 # matrices). With the Hub we load the real 124M-parameter `gpt2` and let it write; offline
-# we check the mapping on a randomly initialised GPT-2 of the same shape. Either way the
-# logits must be equal (the cell asserts it).
+# we check the mapping on a small randomly initialised GPT-2. Either way the logits must be
+# equal (the cell asserts it).
 
 # %%
 import transformers
@@ -630,7 +635,8 @@ if hf_tok is not None:
 # * A GPT is embeddings, a stack of (attention, MLP) blocks with residual connections and
 #   pre-norms, and a linear head tied to the embedding; it is trained with next-token
 #   cross-entropy. You wrote each piece and the library's GPT computes the same logits.
-# * The untrained loss sits near ln V; compare the samples before and after training.
+# * A well-initialised model starts near ln V (section 5 measured it); compare the samples
+#   before and after training.
 # * Tokenizers are compared per character, at an equal budget, over several seeds.
 # * The same code loads GPT-2's weights exactly.
 #
@@ -641,6 +647,7 @@ if hf_tok is not None:
 char_mean, char_spread = summary["char"]
 bpe_mean, bpe_spread = summary["BPE"]
 cfg.report(val_loss=history.val_loss[-1], train_loss=history.train_loss[-1], initial_loss=loss0,
+           initial_loss_default_init=loss_default,
            ln_vocab=math.log(tok.vocab_size), val_shakespeare=per_source["shakespeare"],
            val_indonesian=per_source["indonesian"], train_seconds=history.seconds, steps=STEPS,
            params=sum(p.numel() for p in model.parameters()), library_logits_diff=library_diff,

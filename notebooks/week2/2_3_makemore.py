@@ -309,18 +309,19 @@ with tempfile.TemporaryDirectory() as tmp:
 # %% [markdown]
 # ## 6. A neural language model (Bengio et al., 2003)
 #
-# A count table needs a row for every context: $V^2$ rows for three characters of
-# English context, $67^2$ for Thai. It cannot generalise from "emm" to "amm". The MLP
+# A count table needs a row for every context: $V^2$ rows for a context of two characters,
+# $V^3$ for three ($V$, the alphabet size, is in the table of section 1). It cannot
+# generalise from "emm" to "amm". The MLP
 # instead gives each character a learned **embedding** (a vector of 10 numbers), so
 # similar characters end up with similar vectors and what is learnt in one context carries
 # over to others:
 #
 # `x (B, 3) -> C[x] (B, 3, 10) -> flatten (B, 30) -> Linear -> BatchNorm -> tanh -> Linear -> logits (B, V)`
 #
-# Training minimises cross-entropy (the same average NLL) with minibatch SGD. Small data
-# sets (Indonesian and Tamil have under a thousand training names) overfit quickly, so we
-# measure the dev NLL every few hundred steps and keep the best weights: **early stopping**,
-# the dev set choosing when to stop as it chose k above.
+# Training minimises cross-entropy (the same average NLL) with minibatch SGD. A small data
+# set (compare the sizes in section 1) is overfitted quickly, so we measure the dev NLL
+# every few hundred steps and keep the best weights: **early stopping**, the dev set
+# choosing when to stop as it chose k above.
 
 # %%
 from llmcourse.ngram import MLPLanguageModel, build_dataset, evaluate_nll, sample_mlp, train_mlp
