@@ -62,10 +62,10 @@ MODEL = cfg.pick(smoke=dict(n_layer=2, n_head=2, n_embd=48), laptop=dict(n_layer
                  colab=dict(n_layer=6, n_head=6, n_embd=384))
 BLOCK_SIZE = cfg.pick(smoke=32, laptop=64, colab=256)
 BATCH_SIZE = cfg.pick(smoke=16, laptop=32, colab=64)
-STEPS = cfg.pick(smoke=40, laptop=800, colab=5000)  # your GPT's training run
-COMPARE_STEPS = cfg.pick(smoke=15, laptop=250, colab=1500)  # each run of the char-vs-BPE comparison
+STEPS = cfg.pick(smoke=40, laptop=600, colab=5000)  # your GPT's training run
+COMPARE_STEPS = cfg.pick(smoke=15, laptop=200, colab=1500)  # each run of the char-vs-BPE comparison
 SEEDS = cfg.pick(smoke=[0], laptop=[0, 1, 2])  # seeds of the comparison
-EVAL_CHARS = cfg.pick(smoke=1_500, laptop=6_000, colab=30_000)  # validation characters scored in bits/char
+EVAL_CHARS = cfg.pick(smoke=1_500, laptop=3_000, colab=30_000)  # validation characters scored in bits/char
 LR = cfg.pick(smoke=3e-3, laptop=3e-3, colab=1e-3)
 EVAL_EVERY = cfg.pick(smoke=20, laptop=200, colab=500)
 EVAL_BATCHES = cfg.pick(smoke=2, laptop=10, colab=50)
