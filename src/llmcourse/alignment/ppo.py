@@ -41,7 +41,8 @@ from llmcourse.alignment.gae import compute_gae
 from llmcourse.alignment.kl import AdaptiveKLController
 from llmcourse.inference.sampling import sample_next
 
-__all__ = ["PPOConfig", "PPOTrainer", "PolicyWithValue", "clipped_surrogate", "response_logprobs", "value_loss"]
+__all__ = ["PPOConfig", "PPOTrainer", "PolicyWithValue", "clipped_surrogate", "response_logprobs", "solve_bandit",
+           "value_loss"]
 
 
 def clipped_surrogate(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor,
@@ -310,3 +311,37 @@ class PPOTrainer:
     def steps_per_second(self) -> float:
         secs = [r["seconds"] for r in self.history.rows if not r.get("skipped")]
         return len(secs) / sum(secs) if secs else math.nan
+
+
+def solve_bandit(payouts: Sequence[float], steps: int = 60, seed: int = 0) -> np.ndarray:
+    """PPO on a K-armed bandit (one-token episodes, noisy payouts); returns the final arm probabilities (K,).
+
+    The exercise's reference: the same PPOTrainer that aligns the course GPT, on the smallest task.
+    """
+
+    class Arms(nn.Module):
+        returns_hidden, hidden_size = True, 1
+
+        def __init__(self, k: int):
+            super().__init__()
+            self.logits = nn.Parameter(torch.zeros(k))
+
+        def forward(self, ids, attention_mask=None):
+            B, L = ids.shape
+            return self.logits.expand(B, L, -1), torch.zeros(B, L, 1)
+
+    class Tok:
+        def encode_ordinary(self, text):
+            return [0]
+
+        def decode(self, ids):
+            return " ".join(map(str, ids))
+
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    model = Arms(len(payouts))
+    cfg = PPOConfig(batch_size=32, response_len=1, ppo_epochs=4, minibatch_size=16, lr=0.05, init_kl_coef=0.0,
+                    target_kl=None, seed=seed)
+    reward = lambda texts, metas: [payouts[int(t)] + 0.1 * rng.standard_normal() for t in texts]  # noqa: E731
+    PPOTrainer(model, Tok(), reward, [("pull", None)], cfg).train(steps, progress=False)
+    return torch.softmax(model.logits.detach(), 0).numpy()

@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["BM25"]
+__all__ = ["BM25", "bm25_scores"]
 
 
 class BM25:
@@ -93,3 +93,9 @@ class BM25:
 
     def __repr__(self) -> str:
         return f"BM25(k1={self.k1}, b={self.b}, n_docs={self.n_docs})"
+
+
+def bm25_scores(tokenised_docs: Sequence[Sequence[str]], query_tokens: Sequence[str], k1: float = 1.5,
+                b: float = 0.75) -> np.ndarray:
+    """BM25 (Lucene) score of every document for one query: `BM25(k1, b).fit(docs).scores(query)`."""
+    return BM25(k1, b).fit(tokenised_docs).scores(query_tokens)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["FlatIndex", "METRICS", "as_matrix", "topk"]
+__all__ = ["FlatIndex", "METRICS", "as_matrix", "exact_ip_search", "topk"]
 
 METRICS = ("ip", "l2")
 BLOCK = 4096  # queries per block: bounds the (Q, N) score matrix held at once
@@ -134,3 +134,8 @@ class FlatIndex:
 
     def __repr__(self) -> str:
         return f"FlatIndex(dim={self.dim}, metric={self.metric!r}, ntotal={self.ntotal})"
+
+
+def exact_ip_search(queries: np.ndarray, vectors: np.ndarray, k: int) -> np.ndarray:
+    """Ids (Q, k) of the k largest inner products per query, best first: FlatIndex in one line of NumPy."""
+    return np.argsort(-(np.asarray(queries) @ np.asarray(vectors).T), axis=1, kind="stable")[:, :k]

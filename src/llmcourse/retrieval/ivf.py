@@ -19,7 +19,7 @@ import numpy as np
 from llmcourse.retrieval.flat import as_matrix, check_k, check_metric, topk
 from llmcourse.retrieval.kmeans import assign, kmeans
 
-__all__ = ["IVFIndex"]
+__all__ = ["IVFIndex", "ivf_search_lists"]
 
 
 class IVFIndex:
@@ -146,3 +146,18 @@ class IVFIndex:
     def __repr__(self) -> str:
         return (f"IVFIndex(dim={self.dim}, nlist={self.nlist}, nprobe={self.nprobe}, metric={self.metric!r}, "
                 f"ntotal={self.ntotal})")
+
+
+def ivf_search_lists(queries: np.ndarray, data: np.ndarray, centroids: np.ndarray, assignments: np.ndarray,
+                     nprobe: int, k: int) -> np.ndarray:
+    """IVF search spelled out (squared L2): ids (Q, k) of the k nearest among the vectors of each query's
+    nprobe nearest lists (-1 where those lists hold fewer than k vectors). The exercise's reference."""
+    out = np.full((len(queries), k), -1, dtype=np.int64)
+    for i, q in enumerate(queries):
+        to_centroids = ((centroids - q) ** 2).sum(1)
+        probe = np.argsort(to_centroids, kind="stable")[:nprobe]  # the nprobe nearest lists
+        cand = np.flatnonzero(np.isin(assignments, probe))  # every vector in them
+        dist = ((data[cand] - q) ** 2).sum(1)
+        best = cand[np.argsort(dist, kind="stable")[:k]]
+        out[i, : len(best)] = best
+    return out
