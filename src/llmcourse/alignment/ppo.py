@@ -173,10 +173,12 @@ class PPOTrainer:
 
     def __init__(self, lm: nn.Module, tokenizer, reward_fn: Callable[[list[str], list], Sequence[float]],
                  prompts: Sequence[tuple[str, object]], config: PPOConfig = PPOConfig(), ref_lm: nn.Module | None = None,
-                 pad_id: int = 0):
+                 pad_id: int = 0, gae_fn: Callable = compute_gae, surrogate_fn: Callable = clipped_surrogate):
+        """`gae_fn` and `surrogate_fn` default to the library's; a notebook passes the learner's own."""
         if not prompts:
             raise ValueError("no prompts to train on")
         self.cfg, self.tokenizer, self.reward_fn = config, tokenizer, reward_fn
+        self.gae_fn, self.surrogate_fn = gae_fn, surrogate_fn
         self.prompts = list(prompts)
         self.policy = PolicyWithValue(lm)
         self.uses_adapters = hasattr(lm, "disable_adapter")  # peft: the reference is the adapters switched off
@@ -263,7 +265,7 @@ class PPOTrainer:
             kl = old_logp - ref_logp  # (B, T) k1 estimate per token
             rewards = -self.kl_ctl.beta * kl
             rewards[:, -1] += scores
-            adv, returns = compute_gae(rewards, old_values, cfg.gamma, cfg.lam)
+            adv, returns = self.gae_fn(rewards, old_values, cfg.gamma, cfg.lam)
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)  # whitened over the batch
         self.policy.train()
         stats = {"pg_loss": [], "vf_loss": [], "clipfrac": [], "approx_kl": []}
@@ -274,7 +276,7 @@ class PPOTrainer:
                 logits_mb, values_mb = self.policy(ids[mb], mask[mb])
                 logp = response_logprobs(logits_mb, ids[mb], P)
                 v = values_mb[:, P - 1 : -1]
-                pg = clipped_surrogate(logp, old_logp[mb], adv[mb], cfg.clip)
+                pg = self.surrogate_fn(logp, old_logp[mb], adv[mb], cfg.clip)
                 vf = value_loss(v, old_values[mb], returns[mb], cfg.value_clip)
                 loss = pg + cfg.vf_coef * vf
                 self.opt.zero_grad(set_to_none=True)

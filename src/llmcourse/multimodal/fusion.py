@@ -184,8 +184,14 @@ def width_for_params(kind: str, target: int) -> int:
     """The hidden width that brings model `kind` closest to `target` parameters."""
     if kind not in MODELS:
         raise ValueError(f"unknown model {kind!r}; use one of {', '.join(MODELS)}")
-    best = min(range(4, 512), key=lambda w: abs(count_params(MODELS[kind](w)) - target))
-    return best
+    lo, hi = 4, 1024  # parameters grow with the width: bisect, then take the closer neighbour
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if count_params(MODELS[kind](mid)) < target:
+            lo = mid
+        else:
+            hi = mid
+    return min((lo, hi), key=lambda w: abs(count_params(MODELS[kind](w)) - target))
 
 
 def make_fusion_model(kind: str, params: int, seed: int = 0) -> nn.Module:
