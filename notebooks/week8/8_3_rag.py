@@ -42,7 +42,8 @@ cfg = setup("8.3")
 # ## Knobs
 
 # %%
-WIKI_ARTICLES = cfg.pick(smoke=3, laptop=25)
+WIKI_ARTICLES = cfg.pick(smoke=3, laptop=30)
+WIKI_CHARS = cfg.pick(smoke=3_000, laptop=15_000)  # the beginning of each article
 COUNTRIES = cfg.pick(smoke=("TH", "ID", "VN", "LA", "SG", "JP"), laptop=None)  # None = all 30
 CHUNK_SIZE, CHUNK_OVERLAP = 400, 60  # characters
 WIKI_QUERIES = cfg.pick(smoke=20, laptop=300)
@@ -51,7 +52,7 @@ SYNTHETIC_DIM = 64
 N_QUERIES = cfg.pick(smoke=100, laptop=1000)
 HNSW_EFS = cfg.pick(smoke=(16, 64), laptop=(16, 32, 64, 128, 256))
 IVF_PROBES = cfg.pick(smoke=(1, 4, 16), laptop=(1, 2, 4, 8, 16, 32, 64))
-LM_NAME = cfg.pick(smoke="tiny", laptop="gemma-3-270m", colab="gemma-3-270m")
+LM_NAME = cfg.pick(smoke="course-gpt", laptop="gemma-3-270m")  # the generator of section 4
 QA_EVAL = cfg.pick(smoke=4, laptop=60)  # held-out questions per system
 FT_STEPS = cfg.pick(smoke=3, laptop=150)
 CHANGED = cfg.pick(smoke=2, laptop=6)  # countries whose card changes after training
@@ -79,7 +80,7 @@ from llmcourse.assets.rag_corpus import country_cards, edited_cards, rag_questio
 from llmcourse.retrieval import chunk_corpus, split_sentences
 
 countries = COUNTRIES or ALL_COUNTRIES
-wiki = wiki_documents(WIKI_ARTICLES)
+wiki = wiki_documents(WIKI_ARTICLES, max_chars=WIKI_CHARS)
 cards = country_cards(countries)
 questions = rag_questions(countries)
 print(f"{len(wiki)} Wikipedia articles ({sum(map(len, wiki.values())):,} characters), {len(cards)} country cards, "
@@ -444,8 +445,8 @@ cfg.report(ndcg_equals_sklearn=True, **{f"ndcg10_{n.split()[0].lower()}": m["nDC
 # %% [markdown]
 # ## 4. Generation with citations
 #
-# The generator is Gemma 3 270M (the offline base model of the course; `tiny` in smoke runs,
-# whose answers are noise), greedy through the course's KV-cached decoder. The prompt numbers
+# The generator is Gemma 3 270M (the offline base model of the course; in smoke runs the small
+# course GPT, whose answers are noise), greedy through the course's KV-cached decoder. The prompt numbers
 # the top-3 hybrid chunks as sources, shows one worked example, and asks for an answer with its
 # source in brackets.
 
@@ -454,7 +455,15 @@ from llmcourse.assets import load_lm
 from llmcourse.retrieval import build_prompt, closed_book_prompt
 from llmcourse.retrieval.compare import evaluate_answers, generate_answer, lora_finetune
 
-lm, lm_tok = load_lm(LM_NAME, device="cpu")
+if LM_NAME == "course-gpt":  # the course GPT as a Hugging Face Llama with its tokenizer converted (equal ids)
+    from llmcourse.alignment import course_tokenizer_to_hf
+    from llmcourse.assets.artifacts import load_artifact
+    from llmcourse.models.course import reference_pretrained_gpt
+
+    small = load_artifact("course-gpt-pretrained", fallback=reference_pretrained_gpt)
+    lm, lm_tok = small["model"].to_hf(), course_tokenizer_to_hf(small["tokenizer"])
+else:
+    lm, lm_tok = load_lm(LM_NAME, device="cpu")
 heldout = [q for q in questions if q.heldout and q.lang == "en"]
 heldout = [heldout[i] for i in np.random.default_rng(0).permutation(len(heldout))[:QA_EVAL]]
 
@@ -492,10 +501,10 @@ print("->", repr(gen_text), "| truth:", example.answer)
 # the measured comparison below uses Gemma 3 270M; the plumbing is the same.
 
 # %%
+from llmcourse.assets.artifacts import load_artifact
 from llmcourse.models.course import reference_pretrained_gpt
 
-mine = load_artifact = __import__("llmcourse.assets.artifacts", fromlist=["load_artifact"]).load_artifact
-own = mine("course-gpt-aligned", fallback=reference_pretrained_gpt)
+own = load_artifact("course-gpt-aligned", fallback=reference_pretrained_gpt)
 own_gpt, own_tok = own["model"], own["tokenizer"]
 prompt_ids = torch.tensor([own_tok.encode_ordinary(build_prompt(example.question, sources, few_shot=False))])
 prompt_ids = prompt_ids[:, -(own_gpt.config.block_size - 16):]

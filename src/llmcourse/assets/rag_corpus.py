@@ -136,8 +136,11 @@ def rag_questions(countries=COUNTRIES, langs=("en", "id"), facts: dict | None = 
 _BLANKS = re.compile(r"\n{3,}")
 
 
-def wiki_documents(max_articles: int | None = None, min_chars: int = 500) -> dict[str, str]:
-    """{title: plain text} of the articles in gensim's shortened English Wikipedia dump."""
+def wiki_documents(max_articles: int | None = None, min_chars: int = 500, max_chars: int | None = None) -> dict[str, str]:
+    """{title: plain text} of the articles in gensim's shortened English Wikipedia dump.
+
+    `max_chars` keeps only the beginning of long articles (cut at a paragraph break).
+    """
     from llmcourse.assets.embedding_data import gensim_file
 
     wikicorpus = require("gensim.corpora.wikicorpus", "gensim")
@@ -150,6 +153,9 @@ def wiki_documents(max_articles: int | None = None, min_chars: int = 500) -> dic
             plain = _BLANKS.sub("\n\n", "\n".join(line.strip() for line in plain.splitlines())).strip()
             if len(plain) < min_chars:
                 continue
+            if max_chars is not None and len(plain) > max_chars:
+                cut = plain.rfind("\n\n", 0, max_chars)
+                plain = plain[: cut if cut > max_chars // 2 else max_chars]
             docs[title] = plain
             if max_articles is not None and len(docs) >= max_articles:
                 break
