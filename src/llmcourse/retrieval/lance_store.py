@@ -106,7 +106,7 @@ class LanceStore:
         q = as_matrix(queries, self.dim, "queries")
         k = check_k(k, self.ntotal)
         builder = self.table.search(q if len(q) > 1 else q[0]).distance_type("dot" if self.metric == "ip" else "l2")
-        builder = builder.limit(k).select(["id"])
+        builder = builder.limit(k).select(["id", "_distance"])
         if nprobes is not None:
             builder = builder.nprobes(int(nprobes))
         if ef is not None:
