@@ -37,7 +37,7 @@ from functools import lru_cache
 import numpy as np
 
 __all__ = ["MinHash", "exact_duplicates", "jaccard", "jaccard_estimate", "lsh_buckets", "lsh_params",
-           "near_duplicates", "shingle_hashes", "shingles"]
+           "minhash_of_mixed", "near_duplicates", "permutations", "shingle_hashes", "shingles"]
 
 _U32 = np.uint32
 _U64 = np.uint64
@@ -128,8 +128,7 @@ class MinHash:
             return np.full(self.num_perm, np.iinfo(np.uint32).max, dtype=_U32)
         with np.errstate(over="ignore"):
             mixed = _fmix32(np.asarray(hashes, dtype=_U32))
-            table = mixed[:, None] * self.a[None, :] + self.b[None, :]  # (n_shingles, num_perm)
-        return table.min(axis=0)
+        return minhash_of_mixed(mixed, self.a, self.b)
 
     def signature(self, text: str) -> np.ndarray:
         """The (num_perm,) uint32 signature of `text`."""
@@ -141,6 +140,13 @@ class MinHash:
         for i, text in enumerate(texts):
             out[i] = self.signature(text)
         return out
+
+
+def minhash_of_mixed(mixed: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The signature of (pre-mixed) shingle hashes: min over shingles of a_k * h + b_k mod 2^32."""
+    with np.errstate(over="ignore"):
+        table = mixed[:, None] * a[None, :] + b[None, :]  # (n_shingles, num_perm), uint32 wraps mod 2^32
+    return table.min(axis=0)
 
 
 @lru_cache(maxsize=16)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["CheckpointError", "capture_rng_state", "checkpoint_files", "load_latest_checkpoint",
+__all__ = ["CheckpointError", "atomic_torch_save", "capture_rng_state", "checkpoint_files", "load_latest_checkpoint",
            "restore_rng_state", "save_checkpoint"]
 
 _NAME = re.compile(r"^step_(\d{8})\.pt$")
@@ -81,6 +81,13 @@ def _atomic_write_bytes(path: Path, write) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def atomic_torch_save(state: dict, path: str | os.PathLike) -> Path:
+    """torch.save `state` to `path` so that a crash leaves the old file or the new one, never half of one."""
+    path = Path(path)
+    _atomic_write_bytes(path, lambda fh: torch.save(state, fh))
+    return path
 
 
 def save_checkpoint(folder: str | os.PathLike, step: int, state: dict, meta: dict | None = None,

@@ -23,7 +23,7 @@ import contextlib
 
 import torch
 
-__all__ = ["PRECISIONS", "autocast", "grad_scaler", "precision_dtype"]
+__all__ = ["PRECISIONS", "LossScaler", "autocast", "grad_scaler", "precision_dtype"]
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -52,3 +52,50 @@ def grad_scaler(device: str | torch.device, precision: str, init_scale: float = 
     precision_dtype(precision)
     return torch.amp.GradScaler(_device_type(device), init_scale=init_scale, growth_interval=growth_interval,
                                 enabled=precision == "fp16")
+
+
+class LossScaler:
+    """Dynamic loss scaling from scratch: what torch.amp.GradScaler does, in a dozen lines.
+
+        scaler = LossScaler()
+        scaler.scale(loss).backward()      # gradients are S times too large: small ones survive fp16
+        scaler.step(optimizer)             # divide by S; skip the step if any gradient is inf/NaN
+        scaler.update()                    # overflow: S *= 0.5; `growth_interval` clean steps: S *= 2
+    """
+
+    def __init__(self, init_scale: float = 2.0 ** 16, growth_factor: float = 2.0, backoff_factor: float = 0.5,
+                 growth_interval: int = 2000):
+        self.scale_value = float(init_scale)
+        self.growth_factor, self.backoff_factor, self.growth_interval = growth_factor, backoff_factor, growth_interval
+        self.good_steps = 0
+        self.found_inf = False
+
+    def scale(self, loss: torch.Tensor) -> torch.Tensor:
+        return loss * self.scale_value
+
+    def step(self, optimizer: torch.optim.Optimizer) -> bool:
+        """Unscale the gradients; step unless one is inf/NaN. Returns whether it stepped."""
+        inv = 1.0 / self.scale_value
+        self.found_inf = False
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.grad.mul_(inv)
+                    if not torch.isfinite(p.grad).all():
+                        self.found_inf = True
+        if not self.found_inf:
+            optimizer.step()
+        return not self.found_inf
+
+    def update(self) -> None:
+        if self.found_inf:
+            self.scale_value *= self.backoff_factor
+            self.good_steps = 0
+        else:
+            self.good_steps += 1
+            if self.good_steps == self.growth_interval:
+                self.scale_value *= self.growth_factor
+                self.good_steps = 0
+
+    def get_scale(self) -> float:
+        return self.scale_value
