@@ -11,11 +11,12 @@ from llmcourse.data.loader import ShardBatchSampler, datasets_loader, loader_thr
 from llmcourse.data.mixing import mixture_table, sample_by_language, temperature_weights
 from llmcourse.data.pipeline import PipelineReport, filter_documents
 from llmcourse.data.quality import c4_filter, gopher_filter, gopher_quality, gopher_repetition
-from llmcourse.data.shards import ShardError, TokenShardDataset, read_manifest, tokenizer_fingerprint, write_shards
+from llmcourse.data.shards import (ShardError, ShardSet, TokenShardDataset, read_manifest, tokenizer_fingerprint,
+                                   write_shards)
 
 __all__ = [
     "CLEANING_STEPS", "CharNgramLangID", "DocumentError", "MinHash", "PipelineReport", "ShardBatchSampler",
-    "ShardError", "TokenShardDataset", "c4_filter", "char_ngrams", "clean_ocr", "datasets_loader", "decode_bytes",
+    "ShardError", "ShardSet", "TokenShardDataset", "c4_filter", "char_ngrams", "clean_ocr", "datasets_loader", "decode_bytes",
     "dehyphenate", "detect_language", "exact_duplicates", "filter_documents", "fix_whitespace", "gopher_filter",
     "gopher_quality", "gopher_repetition", "jaccard", "jaccard_estimate", "loader_throughput", "lsh_buckets",
     "lsh_params", "make_loader", "mixture_table", "nb_fit", "near_duplicates", "normalize_unicode", "read_document",

@@ -33,7 +33,7 @@ from typing import Iterable
 import numpy as np
 import torch
 
-__all__ = ["ShardError", "TokenShardDataset", "read_manifest", "tokenizer_fingerprint", "write_shards"]
+__all__ = ["ShardError", "ShardSet", "TokenShardDataset", "read_manifest", "tokenizer_fingerprint", "write_shards"]
 
 FORMAT = "llmcourse-token-shards-v1"
 MANIFEST = "manifest.json"
@@ -248,3 +248,34 @@ class TokenShardDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         w = torch.from_numpy(self.window(int(i)).astype(np.int64))
         return w[:-1], w[1:]
+
+
+class ShardSet:
+    """A shard folder as an artifact: `save_artifact("pretrain-shards", ShardSet(folder), notebook="4.1")`.
+
+    `save(folder)` copies the manifest and shards; `load(folder)` opens them where the artifact
+    door keeps them (it has verified every byte). `dataset(block_size, split)` reads them.
+    """
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+        self.manifest = read_manifest(self.folder, verify=False)
+
+    def save(self, folder: str | os.PathLike) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for shard in self.manifest["shards"]:
+            shutil.copy2(self.folder / shard["file"], folder / shard["file"])
+        shutil.copy2(self.folder / MANIFEST, folder / MANIFEST)
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> "ShardSet":
+        return cls(folder)
+
+    def dataset(self, block_size: int, split: str = "train") -> TokenShardDataset:
+        return TokenShardDataset(self.folder, block_size, split)
+
+    def __repr__(self) -> str:
+        t = self.manifest["tokens"]
+        return f"ShardSet({self.folder}, train {t['train']:,} / val {t['val']:,} tokens, {self.manifest['tokenizer']})"

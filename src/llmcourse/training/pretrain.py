@@ -31,7 +31,8 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["PRESETS", "PretrainConfig", "PretrainResult", "build_model", "course_shards", "pretrain"]
+__all__ = ["PRESETS", "PretrainConfig", "PretrainResult", "build_model", "course_shards", "make_config", "pretrain",
+           "recipe_val_loss", "reference_pretrain_shards", "tuned_recipe"]
 
 # what may differ between a run and its resume (everything else must match)
 RUN_ONLY = ("ckpt_every", "eval_every", "num_workers", "keep_checkpoints", "progress", "hellaswag_every", "compile")
@@ -142,6 +143,19 @@ def course_shards(config: PretrainConfig, say=print) -> Path:
             docs.append("\n".join(chunk))
     write_shards(docs, tok, folder, val_fraction=0.1, progress=False, extra={"source": "course text"})
     return folder
+
+
+def reference_pretrain_shards():
+    """Shards of the course text with the course tokenizer (what 4.3 uses when 4.1 has not run)."""
+    from llmcourse.data.shards import ShardSet
+
+    return ShardSet(course_shards(make_config(_profile_preset(), data_chars=None)))
+
+
+def _profile_preset() -> str:
+    from llmcourse.config import pick_profile
+
+    return {"cluster": "colab"}.get(pick_profile()[0], pick_profile()[0])
 
 
 # ----------------------------------------------------------------------------- model
