@@ -225,3 +225,30 @@ def test_peak_flops_is_measured_on_cpu():
 
     peak, how = peak_flops("cpu", "fp32")
     assert peak > 1e8 and "measured" in how
+
+
+def test_hellaswag_pick_ending_matches_transformers_scoring():
+    """pick_ending on our GPT equals the same scoring done with Hugging Face GPT-2's logits (same weights)."""
+    import torch.nn.functional as F
+    import transformers
+
+    from llmcourse.training.hellaswag import pick_ending
+
+    torch.manual_seed(0)
+    hf = transformers.GPT2LMHeadModel(transformers.GPT2Config(vocab_size=97, n_positions=64, n_embd=32, n_layer=2,
+                                                              n_head=2)).eval()
+    ours = GPT.from_hf(hf).eval()
+
+    def encode(text):
+        return [ord(c) % 97 for c in text]
+
+    ctx = "The man opens the fridge and"
+    for endings in (["takes out milk.", "flies to the moon", "x", "sings a long song about cheese"],
+                    ["a", "bb", "ccc", "dddd"]):
+        losses = []
+        for e in endings:
+            ids = encode(ctx) + encode(" " + e)
+            logits = hf(torch.tensor([ids[:-1]])).logits[0]
+            per = F.cross_entropy(logits, torch.tensor(ids[1:]), reduction="none")
+            losses.append(per[-len(encode(" " + e)):].mean().item())
+        assert pick_ending(ours, encode, ctx, endings) == min(range(4), key=losses.__getitem__)

@@ -585,7 +585,7 @@ from llmcourse.data import TokenShardDataset, datasets_loader, loader_throughput
 
 shard_dir = Path(tempfile.mkdtemp(prefix="w4-shards-")) / "course-mix"
 manifest = write_shards((text for _, text in mixture), tok, shard_dir, shard_tokens=cfg.pick(smoke=20_000,
-                        laptop=250_000), val_fraction=0.05)
+                        laptop=250_000), val_fraction=0.1)
 print({k: manifest[k] for k in ("dtype", "vocab_size", "tokens", "documents")}, len(manifest["shards"]), "shards")
 train = TokenShardDataset(shard_dir, BLOCK, "train")
 x, y = train[0]

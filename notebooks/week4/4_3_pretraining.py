@@ -189,7 +189,8 @@ def atomic_save(state, path):
 atomic_save = check("training.atomic_save", atomic_save)
 
 # %% [markdown]
-# Now the real thing: the same command three times. Once straight through; once killed
+# Now the real thing. Once straight through (in this process: the command runs the same
+# `pretrain` function); once as the command in a separate process, killed
 # with `kill -9` (no chance to clean up, like a power cut or the out-of-memory killer) after
 # a few steps, then run again with `--resume`. The resumed run must log, at every step
 # after the checkpoint, *exactly* the loss of the run that was never interrupted.
@@ -199,7 +200,9 @@ env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(sys.path)
 cmd = [sys.executable, "-m", "llmcourse.cli", "pretrain", "--model", "gpt", "--preset", "smoke", "--data",
        str(shards.folder), "--max-steps", str(CLI_STEPS), "--ckpt-every", "4", "--no-progress"]
 print("$ llmcourse", " ".join(cmd[4:]), "--out DIR")
-subprocess.run(cmd + ["--out", str(work / "straight")], env=env, check=True, capture_output=True)
+# the uninterrupted run: the same code in this process (the command calls exactly this function)
+pretrain(make_config("smoke", "gpt", data=str(shards.folder), steps=CLI_STEPS, ckpt_every=4, progress=False),
+         work / "straight", say=lambda *_: None)
 proc = subprocess.Popen(cmd + ["--out", str(work / "killed")], env=env, stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL)
 metrics_file = work / "killed" / "metrics.jsonl"

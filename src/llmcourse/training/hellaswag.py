@@ -28,18 +28,15 @@ def load_hellaswag(split: str = "validation", limit: int | None = None) -> list[
 def pick_ending(model, encode, ctx: str, endings: list[str], device: str = "cpu") -> int:
     """Index of the ending with the lowest mean token loss after `ctx` (encode: str -> list of ids)."""
     ctx_ids = encode(ctx)
-    rows = [ctx_ids + encode(" " + e) for e in endings]
-    T = max(len(r) for r in rows)
     block = model.config.block_size
     losses = []
-    for r in rows:
-        r = r[-block - 1:]
-        x = torch.tensor(r[:-1], device=device)[None]
+    for ending in endings:
+        end_ids = encode(" " + ending)
+        r = (ctx_ids + end_ids)[-(block + 1):]  # keep the end: the ending must fit in the context
+        x = torch.tensor(r[:-1], device=device)[None]  # (1, T)
         y = torch.tensor(r[1:], device=device)[None]
-        logits = model(x)[0]
-        per_tok = F.cross_entropy(logits[0].float(), y[0], reduction="none")
-        n_end = min(len(r) - 1, len(r) - len(ctx_ids)) if len(r) <= T else len(r) - 1
-        losses.append(per_tok[-max(1, n_end):].mean().item())
+        per_tok = F.cross_entropy(model(x)[0][0].float(), y[0], reduction="none")  # (T,)
+        losses.append(per_tok[-min(len(end_ids), len(per_tok)):].mean().item())
     return int(min(range(len(losses)), key=losses.__getitem__))
 
 

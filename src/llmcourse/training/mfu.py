@@ -61,15 +61,24 @@ def flops_per_token(model: nn.Module, seq_len: int) -> float:
 
 
 @lru_cache(maxsize=8)
-def _measured_cpu_peak(dtype: torch.dtype, threads: int, n: int = 1024) -> float:
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
-    a @ b
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
+def _measured_cpu_peak(dtype: torch.dtype, threads: int, budget_s: float = 0.05) -> float:
+    """FLOP/s of the best of 3 square matmuls, growing n from 256 until one takes `budget_s` (or n = 2048).
+
+    Adaptive, because an emulated precision (bf16 on a CPU without bf16 units) is a hundred
+    times slower than fp32: a fixed 1024 x 1024 product would take seconds there.
+    """
+    n = 256
+    while True:
+        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
         a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * n ** 3 / best
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            a @ b
+            best = min(best, time.perf_counter() - start)
+        if best >= budget_s or n >= 2048:
+            return 2 * n ** 3 / best
+        n *= 2
 
 
 def peak_flops(device: str | torch.device = "cpu", precision: str = "fp32") -> tuple[float, str]:

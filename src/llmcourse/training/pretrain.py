@@ -50,7 +50,8 @@ class PretrainConfig:
     n_embd: int = 64
     style: str = "llama"  # llama (course GPT) | gpt2 (the cluster's GPT-2 124M)
     vocab_size: int | None = None  # None: the shards' vocabulary (cluster: 50304, a multiple of 128)
-    block_size: int = 64
+    block_size: int = 64  # tokens per training window
+    context: int | None = None  # the model's longest context (None: block_size); the course GPT's per profile
     batch_size: int = 8  # sequences per optimiser step, all ranks together
     micro_batch: int = 8  # sequences per forward pass per rank
     steps: int = 40
@@ -80,12 +81,14 @@ class PretrainConfig:
 
 
 PRESETS: dict[str, dict] = {
-    "smoke": dict(n_layer=2, n_head=4, n_kv_head=2, n_embd=64, block_size=64, batch_size=8, micro_batch=8,
+    "smoke": dict(n_layer=2, n_head=4, n_kv_head=2, n_embd=64, block_size=64, context=128, batch_size=8, micro_batch=8,
                   steps=40, lr=3e-3, warmup=4, eval_every=20, eval_batches=2, ckpt_every=20, data_chars=20_000),
-    "laptop": dict(n_layer=4, n_head=4, n_kv_head=2, n_embd=128, block_size=128, batch_size=32, micro_batch=16,
+    "laptop": dict(n_layer=4, n_head=4, n_kv_head=2, n_embd=128, block_size=128, context=256, batch_size=32,
+                   micro_batch=16,
                    steps=1200, lr=3e-3, warmup=100, eval_every=100, eval_batches=8, ckpt_every=200,
                    data_chars=600_000),
-    "colab": dict(n_layer=6, n_head=6, n_kv_head=2, n_embd=384, block_size=512, batch_size=64, micro_batch=16,
+    "colab": dict(n_layer=6, n_head=6, n_kv_head=2, n_embd=384, block_size=512, context=512, batch_size=64,
+                  micro_batch=16,
                   steps=5000, lr=1e-3, warmup=250, eval_every=250, eval_batches=20, ckpt_every=500,
                   data_chars=3_000_000, precision="fp16", num_workers=2),
     # build-nanogpt's GPT-2 124M on FineWeb-Edu 10B: 2**19 tokens per step, 19,073 steps = 10B tokens
@@ -162,6 +165,7 @@ def _profile_preset() -> str:
 def build_model(config: PretrainConfig, vocab_size: int) -> torch.nn.Module:
     """The course GPT (Llama-style), GPT-2 124M (cluster), or a BERT with one extra id for <mask>."""
     vocab = max(config.vocab_size or vocab_size, vocab_size)
+    context = max(config.context or config.block_size, config.block_size)
     if config.model == "bert":
         from llmcourse.models.bert import BERT, BertConfig
 
@@ -171,9 +175,9 @@ def build_model(config: PretrainConfig, vocab_size: int) -> torch.nn.Module:
     from llmcourse.models.gpt import GPT, GPTConfig
 
     if config.style == "gpt2":
-        return GPT(GPTConfig(vocab_size=vocab, block_size=config.block_size, n_layer=config.n_layer,
+        return GPT(GPTConfig(vocab_size=vocab, block_size=context, n_layer=config.n_layer,
                              n_head=config.n_head, n_embd=config.n_embd, attn_impl="sdpa"))
-    return GPT(GPTConfig.llama_style(vocab_size=vocab, block_size=config.block_size, n_layer=config.n_layer,
+    return GPT(GPTConfig.llama_style(vocab_size=vocab, block_size=context, n_layer=config.n_layer,
                                      n_head=config.n_head, n_kv_head=config.n_kv_head, n_embd=config.n_embd,
                                      attn_impl="sdpa"))
 
