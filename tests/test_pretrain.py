@@ -252,3 +252,15 @@ def test_hellaswag_pick_ending_matches_transformers_scoring():
             per = F.cross_entropy(logits, torch.tensor(ids[1:]), reduction="none")
             losses.append(per[-len(encode(" " + e)):].mean().item())
         assert pick_ending(ours, encode, ctx, endings) == min(range(4), key=losses.__getitem__)
+
+
+def test_cli_bad_input_gets_a_sentence(tmp_path, capsys, shards):
+    from llmcourse.cli import main
+
+    assert main(["pretrain", "--preset", "smoke", "--out", str(tmp_path / "none"), "--resume", "--no-progress"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+    assert main(["pretrain", "--preset", "smoke", "--out", str(tmp_path / "x"), "--data", str(tmp_path),
+                 "--no-progress"]) == 2
+    assert "not a shard folder" in capsys.readouterr().err
+    assert main(["pretrain", "--preset", "cluster", "--out", str(tmp_path / "c"), "--no-progress"]) == 2
+    assert "pretrain-data --source fineweb-edu" in capsys.readouterr().err

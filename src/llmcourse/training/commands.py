@@ -14,9 +14,15 @@ import argparse
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
+    import sys
+
     from llmcourse.training.pretrain import run_from_args
 
-    return run_from_args(args)
+    try:
+        return run_from_args(args)
+    except RuntimeError as err:  # a damaged shard folder, no checkpoint to resume: the message says what to do
+        print(f"llmcourse pretrain: {err}", file=sys.stderr)
+        return 2
 
 
 def cmd_pretrain_data(args: argparse.Namespace) -> int:
