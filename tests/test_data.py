@@ -333,3 +333,32 @@ def test_loader_deterministic_resumable_and_data_parallel(tmp_path):
     assert len(set(epoch1)) == len(epoch1)  # an epoch visits each window at most once
     with pytest.raises(ValueError, match="divisible by the world size"):
         ShardBatchSampler(len(ds), 6, world_size=4)
+
+
+# ----------------------------------------------------------------------------- FineWeb format and the pipeline
+def test_offline_fineweb_rows_schema_parquet_and_pipeline(tmp_path):
+    """Rows in FineWeb's schema round-trip through parquet; the pipeline removes the junk and the copies."""
+    from llmcourse.data.fineweb import FINEWEB_COLUMNS, offline_web_rows, read_parquet_rows, write_parquet_rows
+    from llmcourse.data.pipeline import filter_documents
+
+    rows = offline_web_rows(60, seed=3)
+    assert all(list(r) == list(FINEWEB_COLUMNS) for r in rows)
+    write_parquet_rows(rows, tmp_path / "part.parquet")
+    back = list(read_parquet_rows(tmp_path / "part.parquet"))
+    assert back == rows
+    assert all(0 <= r["language_score"] <= 1 and r["token_count"] > 0 for r in rows)
+    kept, report = filter_documents(rows, progress=False)
+    kinds = [d["file_path"].split("/")[-1] for d in kept]
+    assert not {"boilerplate", "spam", "table", "code", "lorem", "exact-copy"} & set(kinds)
+    assert report.stages["input"] == 60 and report.stages["near dedup"] == len(kept) > 10
+    with pytest.raises(ValueError, match="FineWeb columns"):
+        write_parquet_rows([{"text": "x"}], tmp_path / "bad.parquet")
+
+
+def test_ocr_pages_bad_input():
+    from llmcourse.assets.ocr_pages import ocr_pages
+
+    with pytest.raises(ValueError, match="no OCR book"):
+        ocr_pages("xx", 1)
+    with pytest.raises(ValueError, match="at least 1"):
+        ocr_pages("en", 0)
