@@ -125,7 +125,7 @@ dehyphenate = check("data.dehyphenate", dehyphenate)
 # %%
 from collections import Counter
 
-from llmcourse.data.cleaning import is_page_number
+from llmcourse.data import is_page_number
 
 
 def strip_page_furniture(text, lang=None):
@@ -345,15 +345,13 @@ minhash_signature = check("data.minhash_signature", minhash_signature)
 # documents edited more and more (the band is ±2 standard errors, √(J(1−J)/128)):
 
 # %%
-from llmcourse.data import jaccard, jaccard_estimate, shingle_hashes, shingles
-from llmcourse.data.dedup import _fmix32, permutations
+from llmcourse.data import fmix32, jaccard, jaccard_estimate, permutations, shingle_hashes, shingles
 
 A, B = permutations(128, seed=0)
 
 
 def my_signature(text):
-    with np.errstate(over="ignore"):
-        return minhash_signature(_fmix32(shingle_hashes(text, 5)), A, B)
+    return minhash_signature(fmix32(shingle_hashes(text, 5)), A, B)
 
 
 base = multilingual_sample("id", 2000, seed=11)

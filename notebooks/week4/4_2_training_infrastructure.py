@@ -157,7 +157,7 @@ cfg.say(f"4 micro-batches of 4 against one batch of 16: the largest gradient dif
 import shutil
 import subprocess
 
-from llmcourse.training.pretrain import make_config, pretrain
+from llmcourse.training import make_config, pretrain
 
 env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(sys.path))
 torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
@@ -200,7 +200,7 @@ cfg.say(f"After {DDP_STEPS} steps, 2 DDP ranks differ from one process by at mos
 # starts (and nothing in the run folder is touched):
 
 # %%
-from llmcourse.training.distributed import check_batch_layout
+from llmcourse.training import check_batch_layout
 
 try:
     check_batch_layout(6, 2, 4)
@@ -276,7 +276,7 @@ LossScaler = check("training.loss_scaler", LossScaler)
 # scale (2³²) so you can watch it back off: each overflow is a skipped step.
 
 # %%
-from llmcourse.training.precision import autocast
+from llmcourse.training import autocast
 
 xs = torch.stack([train[i][0] for i in range(len(train))])
 ys = torch.stack([train[i][1] for i in range(len(train))])
@@ -357,7 +357,7 @@ scaled_lr = check("training.scaled_lr", scaled_lr)
 # **same number of tokens** (so the big batch takes 4x fewer steps), several seeds.
 
 # %%
-from llmcourse.training.pretrain import make_config as mk
+from llmcourse.training import make_config as mk
 
 BASE_LR, BASE_B = 3e-3, 8
 settings = {"batch 8": (8, BASE_LR), "batch 32, same lr": (32, BASE_LR),

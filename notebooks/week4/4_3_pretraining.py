@@ -67,7 +67,7 @@ import torch
 from llmcourse.assets.artifacts import load_artifact, save_artifact
 from llmcourse.data import tokenizer_fingerprint
 from llmcourse.models.course import reference_course_gpt
-from llmcourse.training.pretrain import make_config, pretrain, reference_pretrain_shards
+from llmcourse.training import make_config, pretrain, reference_pretrain_shards
 
 shards = load_artifact("pretrain-shards", fallback=reference_pretrain_shards)
 print(shards)
@@ -140,7 +140,7 @@ flops_per_token = check("training.flops_per_token", flops_per_token)
 # matrix multiply with the threads torch uses, in each precision.
 
 # %%
-from llmcourse.training.mfu import peak_flops
+from llmcourse.training import peak_flops
 
 gpt_res = objectives["gpt"]
 peaks = {p: peak_flops("cpu" if cfg.device == "cpu" else cfg.device, p) for p in ("fp32", "bf16")}
@@ -308,7 +308,7 @@ print(f"tokens/s {tps:,.0f}   MFU (library) {mfu_run:.2%}   MFU (your FLOP count
 
 # %%
 from llmcourse.models.gpt import GPT
-from llmcourse.training.checkpoint import checkpoint_files
+from llmcourse.training import checkpoint_files
 
 ckpts = {}
 for path in sorted(checkpoint_files(run_dir)):
@@ -339,7 +339,7 @@ print(f"saved course-gpt-pretrained and {len(ckpts)} checkpoints at steps {steps
 # `recipe_val_loss(recipe)` first: each call trains for a few seconds.
 
 # %%
-from llmcourse.training.pretrain import recipe_val_loss  # noqa: F401  (your experiments)
+from llmcourse.training.recipes import recipe_val_loss  # noqa: F401  (your experiments)
 
 
 def my_recipe():

@@ -36,7 +36,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["MinHash", "exact_duplicates", "jaccard", "jaccard_estimate", "lsh_buckets", "lsh_params",
+__all__ = ["MinHash", "exact_duplicates", "fmix32", "jaccard", "jaccard_estimate", "lsh_buckets", "lsh_params",
            "minhash_of_mixed", "near_duplicates", "permutations", "shingle_hashes", "shingles"]
 
 _U32 = np.uint32
@@ -79,6 +79,12 @@ def _fmix32(h: np.ndarray) -> np.ndarray:
     h = h ^ (h >> _U32(13))
     h = h * _U32(0xC2B2AE35)
     return h ^ (h >> _U32(16))
+
+
+def fmix32(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 32-bit finaliser: the pre-mix datasketch's affine32 scheme applies to every input hash."""
+    with np.errstate(over="ignore"):
+        return _fmix32(np.asarray(h, dtype=_U32))
 
 
 def _rolling(codes: np.ndarray, n: int) -> np.ndarray:
