@@ -16,11 +16,11 @@ from llmcourse.data.shards import (ShardError, ShardSet, TokenShardDataset, read
 
 __all__ = [
     "CLEANING_STEPS", "CharNgramLangID", "DocumentError", "MinHash", "PipelineReport", "ShardBatchSampler",
-    "ShardError", "ShardSet", "TokenShardDataset", "c4_filter", "char_ngrams", "clean_ocr", "datasets_loader", "decode_bytes",
-    "dehyphenate", "detect_language", "exact_duplicates", "filter_documents", "fix_whitespace", "fmix32",
-    "gopher_filter", "is_page_number", "minhash_of_mixed", "permutations",
-    "gopher_quality", "gopher_repetition", "jaccard", "jaccard_estimate", "loader_throughput", "lsh_buckets",
-    "lsh_params", "make_loader", "mixture_table", "nb_fit", "near_duplicates", "normalize_unicode", "read_document",
+    "ShardError", "ShardSet", "TokenShardDataset", "c4_filter", "char_ngrams", "clean_ocr", "datasets_loader",
+    "decode_bytes", "dehyphenate", "detect_language", "exact_duplicates", "filter_documents", "fix_whitespace",
+    "fmix32", "gopher_filter", "gopher_quality", "gopher_repetition", "is_page_number", "jaccard",
+    "jaccard_estimate", "loader_throughput", "lsh_buckets", "lsh_params", "make_loader", "minhash_of_mixed",
+    "mixture_table", "nb_fit", "near_duplicates", "normalize_unicode", "permutations", "read_document",
     "read_manifest", "sample_by_language", "shingle_hashes", "shingles", "strip_page_furniture",
     "temperature_weights", "tokenizer_fingerprint", "unwrap_lines", "write_shards",
 ]

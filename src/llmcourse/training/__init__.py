@@ -17,8 +17,9 @@ from llmcourse.training.schedule import cosine_schedule, scaled_lr, warmup_cosin
 __all__ = [
     "CheckpointError", "DistInfo", "History", "LossScaler", "PRESETS", "PretrainConfig", "PretrainResult",
     "StepResult", "accumulated_gradients", "atomic_torch_save", "autocast", "capture_rng_state",
-    "check_batch_layout", "checkpoint_files", "cosine_schedule", "estimate_loss", "flops_per_token", "get_batch", "grad_scaler",
-    "init_distributed", "load_latest_checkpoint", "lr_at", "make_config", "make_optimizer", "mfu",
-    "model_state_bytes", "peak_flops", "pretrain", "reference_pretrain_shards", "restore_rng_state", "save_checkpoint", "scaled_lr",
-    "split_tokens", "train", "train_step", "warmup_cosine", "wrap_model",
+    "check_batch_layout", "checkpoint_files", "cosine_schedule", "estimate_loss", "flops_per_token",
+    "get_batch", "grad_scaler", "init_distributed", "load_latest_checkpoint", "lr_at", "make_config",
+    "make_optimizer", "mfu", "model_state_bytes", "peak_flops", "pretrain", "reference_pretrain_shards",
+    "restore_rng_state", "save_checkpoint", "scaled_lr", "split_tokens", "train", "train_step", "warmup_cosine",
+    "wrap_model",
 ]
