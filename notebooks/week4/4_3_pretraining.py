@@ -39,9 +39,9 @@ cfg = setup("4.3")
 
 # %%
 PRESET = cfg.pick(smoke="smoke", laptop="laptop", colab="colab")  # model size and schedule of `llmcourse pretrain`
-STEPS = cfg.pick(smoke=40, laptop=800, colab=3000)  # optimiser steps of the course GPT's pre-training
+STEPS = cfg.pick(smoke=40, laptop=600, colab=3000)  # optimiser steps of the course GPT's pre-training
 CKPT_EVERY = cfg.pick(smoke=10, laptop=100, colab=500)  # a checkpoint (and week 7's sample of the run) every N steps
-MLM_STEPS = cfg.pick(smoke=20, laptop=300, colab=1000)  # steps of the BERT / GPT comparison
+MLM_STEPS = cfg.pick(smoke=20, laptop=200, colab=1000)  # steps of the BERT / GPT comparison
 CLI_STEPS = cfg.pick(smoke=12, laptop=30)  # steps of the kill -9 demonstration
 BLOCK = cfg.pick(smoke=64, laptop=128, colab=256)
 
