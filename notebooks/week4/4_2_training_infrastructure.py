@@ -322,10 +322,12 @@ axes[1].set_xlabel("step")
 plt.tight_layout()
 plt.show()
 reliable, why = cfg.timing_is_reliable()
-cfg.say(f"On this CPU: fp32 {prec['fp32'][1]:,.0f} tokens/s, bf16 {prec['bf16'][1]:,.0f}, fp16 "
-        f"{prec['fp16 + scaler'][1]:,.0f}. A CPU without bf16/fp16 matrix units (AVX-512 BF16, AMX) emulates "
-        f"16-bit math and gets slower, not faster; on a GPU's tensor cores bf16 is the fast path. The scaler "
-        f"skipped {sum(skipped)} steps while backing off from 2^32 to {scales[-1]:.0f}."
+faster16 = prec["bf16"][1] > prec["fp32"][1]
+cfg.say(f"On this {cfg.device.upper()}: fp32 {prec['fp32'][1]:,.0f} tokens/s, bf16 {prec['bf16'][1]:,.0f}, fp16 "
+        f"{prec['fp16 + scaler'][1]:,.0f}. " + ("16-bit math is faster here: the hardware has 16-bit matrix units. "
+        if faster16 else "16-bit math is slower here: without bf16/fp16 matrix units (AVX-512 BF16, AMX, tensor "
+        "cores) it is emulated. On a GPU's tensor cores bf16 is the fast path. ") +
+        f"The scaler skipped {sum(skipped)} steps while backing off from 2^32 to {scales[-1]:.0f}."
         + ("" if reliable else f" ({why})"))
 
 # %% [markdown]
@@ -375,9 +377,10 @@ for name, (b, lr) in settings.items():
 for name, (mean, sd, lr) in results.items():
     print(f"{name:20s} lr {lr:.2e}  val loss {mean:.3f} ± {sd:.3f}")
 best = min(results, key=lambda k: results[k][0])
+same_lr_loses = results["batch 32, same lr"][0] > results["batch 8"][0]
 cfg.say(f"On an equal token budget ({LR_TOKENS:,} tokens, {len(SEEDS)} seed(s)), the lowest validation loss comes "
-        f"from '{best}'. Look at the 'same lr' row: a 4x bigger batch with an unchanged rate takes 4x fewer steps "
-        "of the same size, and loses.")
+        f"from '{best}'. A 4x bigger batch with an unchanged rate takes 4x fewer steps of the same size: here it "
+        + ("ends above" if same_lr_loses else "does not end above") + " the small batch's loss.")
 
 # %%
 cfg.report(fineweb_docs=len(rows), fineweb_kept=len(kept), fineweb_train_tokens=manifest["tokens"]["train"],

@@ -151,8 +151,8 @@ my_mfu = my_fpt * gpt_res.tokens_per_s / peaks["fp32"][0]
 reliable, why = cfg.timing_is_reliable()
 cfg.say(f"The GPT run: {gpt_res.tokens_per_s:,.0f} tokens/s × {my_fpt / 1e6:.2f} MFLOP/token = "
         f"{my_fpt * gpt_res.tokens_per_s / 1e9:.2f} GFLOP/s, an MFU of {my_mfu:.1%} of the measured fp32 peak. "
-        "A tiny model spends most of its time outside big matrix multiplies (optimizer, norms, Python), which "
-        "is why small models have low MFU." + ("" if reliable else f" ({why})"))
+        "The rest of the time goes to work the FLOP count leaves out (the optimizer, norms, softmax, Python), "
+        "which weighs more the smaller the model." + ("" if reliable else f" ({why})"))
 
 # %% [markdown]
 # ## 4. `llmcourse pretrain`, killed and resumed
