@@ -100,6 +100,26 @@ def reference_course_gpt() -> dict:
 
 
 def reference_pretrained_gpt() -> dict:
-    """The course GPT pre-trained longer on more of the course text (week 4's stand-in), seed 0."""
+    """The course GPT pre-trained by week 4's loop (`llmcourse.training.pretrain`) on the course text, seed 0.
+
+    The profile's preset (smoke: 40 steps in seconds; laptop: 1,500 steps), trained on the
+    course text tokenised into shards with the course tokenizer; deterministic on CPU.
+    """
+    import tempfile
+
+    from llmcourse.assets.artifacts import load_artifact
+    from llmcourse.training.pretrain import make_config, pretrain
+
     profile = _profile(None)
-    return _train_reference(PRETRAIN_STEPS[profile], {"smoke": 20_000, "laptop": 600_000}.get(profile, 3_000_000))
+    preset = {"cluster": "colab"}.get(profile, profile)
+    steps = PRETRAIN_STEPS[profile]
+    config = make_config(preset, "gpt", steps=steps, ckpt_every=0, eval_every=steps, progress=False,
+                         data_chars={"smoke": 20_000, "laptop": 600_000}.get(profile, 3_000_000), precision="fp32",
+                         num_workers=0)
+    tok = load_artifact("course-tokenizer", fallback=reference_course_tokenizer, quiet=True)
+    with torch.random.fork_rng(devices=[]), tempfile.TemporaryDirectory(prefix="reference-pretrain-") as tmp:
+        res = pretrain(config, tmp, say=lambda *_: None)
+    model = res.model.cpu().eval()
+    return {"model": model, "tokenizer": tok,
+            "metrics": {"val_loss": res.val_loss, "steps": steps, "trained_by": "reference",
+                        "tokens": steps * config.batch_size * config.block_size}}
