@@ -16,15 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmcourse.assets.registry import AssetError
-from llmcourse.assets.translation import (
-    KINDS, SPLITS, Pair, _all_pairs, load_nllb, nllb_translate, phrase_tokenizer, split_of, train_phrase_tokenizer,
-    translation_pairs,
-)
+from llmcourse.assets.translation import KINDS, SPLITS, Pair, _all_pairs, split_of, translation_pairs
 from llmcourse.evaluation.bleu import clipped_ngram_stats, corpus_bleu, translation_scores
 from llmcourse.exercises.registry import run_exercise
-from llmcourse.models.bert import BERT, IGNORE, BertConfig, fill_mask, mask_tokens, masked_lm_loss, pair_batch, pair_segments
+from llmcourse.inference.translation import load_nllb, nllb_translate
+from llmcourse.models.bert import BERT, BertConfig, fill_mask, mask_tokens, pair_batch, pair_segments
+from llmcourse.models.common import IGNORE, label_loss
 from llmcourse.models.prefix_lm import prefix_lm_batch, prefix_lm_translate
 from llmcourse.models.t5 import T5, T5Config, relative_position_bucket, seq2seq_batch
+from llmcourse.tokenization.phrases import phrase_tokenizer, train_phrase_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -174,14 +174,14 @@ def test_masking_rejects_bad_arguments():
         mask_tokens(ids.float(), 4, 50, (0, 1))
 
 
-def test_masked_lm_loss_matches_cross_entropy():
+def test_label_loss_matches_cross_entropy():
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(3, 7, 20, generator=g)
     labels = torch.randint(0, 20, (3, 7), generator=g)
     labels[0, :4] = IGNORE
     expected = F.cross_entropy(logits.reshape(-1, 20), labels.reshape(-1), ignore_index=IGNORE)
-    assert torch.allclose(masked_lm_loss(logits, labels), expected, atol=1e-6)
-    assert masked_lm_loss(logits, torch.full_like(labels, IGNORE)) == 0  # no target: zero, not NaN
+    assert torch.allclose(label_loss(logits, labels), expected, atol=1e-6)
+    assert label_loss(logits, torch.full_like(labels, IGNORE)) == 0  # no target: zero, not NaN
 
 
 def test_bert_is_bidirectional_and_ignores_padding(tok):

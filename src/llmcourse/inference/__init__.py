@@ -4,6 +4,7 @@
     decoding        greedy, sampling and beam search on any Hugging Face causal LM
     kv_cache        the course GPT's preallocated KV cache and cached generation
     llamacpp        the same GGUF in llama.cpp: in-process, OpenAI-compatible server, Ollama
+    translation     NLLB-200, the reference translator of notebook 3.3 (online)
 """
 
 from llmcourse.inference.decoding import beam_search, eos_token_ids, greedy, sample, sequence_logprob
@@ -15,10 +16,11 @@ from llmcourse.inference.sampling import (
     GREEDY, SamplingParams, apply_repetition_penalty, check_generation_args, check_logits, finish_eos, min_p_filter,
     process_logits, sample_next, sample_with, top_k_filter, top_p_filter,
 )
+from llmcourse.inference.translation import load_nllb, nllb_translate
 
 __all__ = [
     "GREEDY", "KVCache", "SamplingParams", "apply_repetition_penalty", "beam_search", "bytes_per_element",
     "check_generation_args", "check_logits", "eos_token_ids", "finish_eos", "forward_cached", "generate_cached",
-    "greedy", "kv_cache_bytes", "kv_cache_bytes_for", "measured_cache_bytes", "min_p_filter", "process_logits",
-    "sample", "sample_next", "sample_with", "sequence_logprob", "top_k_filter", "top_p_filter",
+    "greedy", "kv_cache_bytes", "kv_cache_bytes_for", "load_nllb", "measured_cache_bytes", "min_p_filter",
+    "nllb_translate", "process_logits", "sample", "sample_next", "sample_with", "sequence_logprob", "top_k_filter", "top_p_filter",
 ]
