@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from llmcourse.assets.registry import AssetError
 from llmcourse.assets.translation import KINDS, SPLITS, Pair, _all_pairs, split_of, translation_pairs
-from llmcourse.evaluation.bleu import clipped_ngram_stats, corpus_bleu, translation_scores
+from llmcourse.evaluation.bleu import clipped_ngram_stats, corpus_bleu, corpus_chrf, translation_scores
 from llmcourse.exercises.registry import run_exercise
 from llmcourse.inference.translation import load_nllb, nllb_translate
 from llmcourse.models.bert import BERT, BertConfig, fill_mask, mask_tokens, pair_batch, pair_segments
@@ -371,6 +371,15 @@ def test_corpus_bleu_equals_sacrebleu(corpus):
     oracle = BLEU(tokenize="none", smooth_method="none").corpus_score(hyps, [refs])
     assert [clipped_ngram_stats(hyps, refs, n) for n in range(1, 5)] == list(zip(oracle.counts, oracle.totals))
     assert math.isclose(corpus_bleu(hyps, refs), oracle.score, abs_tol=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.text("abcde ", max_size=14), st.text("abcdef ", max_size=14)), min_size=1, max_size=5))
+def test_corpus_chrf_equals_sacrebleu(corpus):
+    from sacrebleu.metrics import CHRF
+
+    hyps, refs = [h for h, _ in corpus], [r for _, r in corpus]
+    assert math.isclose(corpus_chrf(hyps, refs), CHRF().corpus_score(hyps, [refs]).score, abs_tol=1e-9)
 
 
 def test_library_bleu_passes_the_exercises():
