@@ -222,6 +222,22 @@ def test_empty_batch_and_too_long_input_are_clear_errors(tok, make):
         run(torch.tensor([[7, tok.vocab_size]]))
     with pytest.raises(ValueError, match="empty batch"):
         pair_batch([], [], 0, 2, 5, 3)
+    with pytest.raises(TypeError, match="integer token ids"):
+        run(torch.zeros(1, 4))
+    with pytest.raises(ValueError, match="ids\\[None\\]"):
+        run(torch.zeros(4, dtype=torch.long))
+
+
+def test_shared_model_helpers():
+    from llmcourse.models.common import check_ids, init_weights, pad_batch
+
+    assert pad_batch([[5, 6, 7], [8]], pad_id=0).tolist() == [[5, 6, 7], [8, 0, 0]]
+    with pytest.raises(ValueError, match="every sequence in the batch is empty"):
+        pad_batch([[], []], 0)
+    check_ids(torch.tensor([[1, 2]]), block_size=2, vocab_size=3)
+    layer = torch.nn.Linear(400, 300)
+    init_weights(layer)
+    assert abs(layer.weight.std().item() - 0.02) < 0.002 and not layer.bias.any()
 
 
 # ------------------------------------------------------------------ T5
