@@ -36,7 +36,10 @@ from llmcourse.nn.feedforward import FeedForward
 from llmcourse.nn.mha import MultiHeadAttention
 from llmcourse.nn.norms import make_norm
 
-__all__ = ["BERT", "BertConfig", "EncoderBlock", "fill_mask", "mask_tokens", "pair_batch", "pair_segments"]
+__all__ = ["BERT", "BertConfig", "EncoderBlock", "fill_mask", "mask_tokens", "masked_lm_loss", "pair_batch",
+           "pair_segments"]
+
+masked_lm_loss = label_loss  # BERT's loss: mean cross-entropy over the masked (labelled) positions
 
 
 
