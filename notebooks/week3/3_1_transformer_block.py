@@ -671,7 +671,8 @@ with torch.no_grad():
 assert yours_vs_library < 1e-4, yours_vs_library
 course_val_loss = course_hist.val_loss[-1]
 print(f"max |your forward - GPT.forward| = {yours_vs_library:.1e};  validation loss {course_val_loss:.3f} nats/token "
-      f"(uniform guessing: {math.log(tok.vocab_size):.2f})")
+      f"(uniform guessing: {math.log(tok.vocab_size):.2f}); trained in {course_hist.seconds:.0f} s "
+      f"({course_hist.cpu_seconds:.0f} CPU-s)")
 prompt = torch.tensor([tok.encode_ordinary("Selamat pagi")], device=device)
 print(repr(tok.decode(course_gpt.generate(prompt, 40, temperature=0.8, top_k=40, seed=0)[0].tolist())))
 
@@ -721,7 +722,8 @@ cfg.report(
     mha_equals_torch=mha_diff < 1e-5, mha_vs_torch=mha_diff, rope_relative_max_diff=rope_relative_diff,
     your_forward_equals_library=yours_vs_library < 1e-4, to_hf_equal=to_hf_diff < 1e-4, to_hf_llama=to_hf_diff,
     course_gpt_val_loss=course_val_loss, course_gpt_steps=COURSE_STEPS, course_gpt_params=course_gpt.num_params(),
-    course_gpt_train_seconds=round(course_hist.seconds, 1), seeds=len(SEEDS),
+    course_gpt_train_seconds=round(course_hist.seconds, 1), course_gpt_train_cpu_seconds=round(course_hist.cpu_seconds, 1),
+    seeds=len(SEEDS),
     **{f"loss_{s}_{k}": m for s, vals in extrapolation.items()
        for k, (m, _) in zip(("1x", "2x", "4x"), vals) if not math.isnan(m)},
     rope_4x_scaled=s_m, rope_4x_plain=p_m,
