@@ -58,16 +58,16 @@ TEXT_CHARS = cfg.pick(smoke=100_000, laptop=1_000_000)  # Shakespeare characters
 EXP_MODEL = cfg.pick(smoke=dict(n_layer=1, n_head=2, n_embd=32), laptop=dict(n_layer=2, n_head=4, n_embd=64),
                      colab=dict(n_layer=4, n_head=8, n_embd=256))
 TRAIN_CTX = cfg.pick(smoke=16, laptop=64, colab=128)  # context length the position experiment trains at
-BATCH = cfg.pick(smoke=8, laptop=32, colab=64)
-EXP_STEPS = cfg.pick(smoke=10, laptop=300, colab=2000)  # per position scheme and seed
-FFN_STEPS = cfg.pick(smoke=10, laptop=300, colab=2000)  # per feed-forward variant and seed
+BATCH = cfg.pick(smoke=8, laptop=16, colab=64)
+EXP_STEPS = cfg.pick(smoke=10, laptop=250, colab=2000)  # per position scheme and seed
+FFN_STEPS = cfg.pick(smoke=10, laptop=250, colab=2000)  # per feed-forward variant and seed
 SEEDS = cfg.pick(smoke=[0], laptop=[0, 1, 2])  # each variant is trained once per seed
 EVAL_WINDOWS = cfg.pick(smoke=4, laptop=48, colab=128)  # windows of 4 x TRAIN_CTX for loss vs position
-EVAL_EVERY = cfg.pick(smoke=5, laptop=100, colab=250)
+EVAL_EVERY = cfg.pick(smoke=5, laptop=50, colab=250)
 LR = 3e-3
 COURSE_CHARS = cfg.pick(smoke=15_000, laptop=200_000, colab=1_000_000)  # per source of the course text
-COURSE_STEPS = cfg.pick(smoke=20, laptop=500, colab=3000)  # training steps of the course GPT
-COURSE_BATCH = cfg.pick(smoke=8, laptop=16, colab=32)
+COURSE_STEPS = cfg.pick(smoke=20, laptop=400, colab=3000)  # training steps of the course GPT
+COURSE_BATCH = cfg.pick(smoke=8, laptop=8, colab=32)
 COURSE_CTX = cfg.pick(smoke=64, laptop=128, colab=256)  # tokens per training window (<= block_size)
 device = cfg.device
 
