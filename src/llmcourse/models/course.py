@@ -31,6 +31,7 @@ COURSE_SIZES: dict[str, dict] = {
 }
 TOKENIZER_VOCAB = {"smoke": 512, "laptop": 4096, "colab": 8192, "cluster": 16384}
 REFERENCE_STEPS = {"smoke": 30, "laptop": 400, "colab": 1500, "cluster": 1500}
+REFERENCE_BATCH = {"smoke": 16, "laptop": 8, "colab": 16, "cluster": 16}  # 3.1's budget: 400 steps of 8 x 128 on a laptop
 PRETRAIN_STEPS = {"smoke": 40, "laptop": 1500, "colab": 5000, "cluster": 5000}
 
 
@@ -90,7 +91,7 @@ def reference_course_tokenizer():
     return train_course_tokenizer(course_tokenizer_vocab())
 
 
-def _train_reference(steps: int, chars: int, seed: int = 0) -> dict:
+def _train_reference(steps: int, chars: int, seed: int = 0, batch: int = 16) -> dict:
     """Train the course GPT of this profile from scratch on the course text, deterministically."""
     from llmcourse.assets.artifacts import load_artifact
     from llmcourse.training import get_batch, train
@@ -103,7 +104,7 @@ def _train_reference(steps: int, chars: int, seed: int = 0) -> dict:
         torch.manual_seed(seed)
         model = GPT(config)
         g_train, g_val = torch.Generator().manual_seed(seed + 1), torch.Generator().manual_seed(seed + 2)
-        T, B = min(config.block_size, 128), 16
+        T, B = min(config.block_size, 128), batch
         history = train(model, lambda: get_batch(train_ids, T, B, g_train), steps=steps, lr=3e-3,
                         val_batch=lambda: get_batch(val_ids, T, B, g_val), eval_every=max(1, steps),
                         eval_batches=4, warmup=steps // 10, progress=False, desc="reference course GPT")
@@ -115,7 +116,8 @@ def _train_reference(steps: int, chars: int, seed: int = 0) -> dict:
 def reference_course_gpt() -> dict:
     """A course GPT trained briefly on the course text with seed 0: {"model", "tokenizer", "metrics"}."""
     profile = _profile(None)
-    return _train_reference(REFERENCE_STEPS[profile], {"smoke": 20_000, "laptop": 200_000}.get(profile, 1_000_000))
+    return _train_reference(REFERENCE_STEPS[profile], {"smoke": 20_000, "laptop": 200_000}.get(profile, 1_000_000),
+                            batch=REFERENCE_BATCH[profile])
 
 
 def reference_pretrained_gpt() -> dict:
