@@ -14,10 +14,12 @@ from llmcourse.tokenization.course_tokenizer import course_tokenizer_path, load_
 from llmcourse.tokenization.patterns import (
     GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, O200K_SPLIT_PATTERN, PATTERNS, split_chunks,
 )
+from llmcourse.tokenization.phrases import PhraseTokenizer, phrase_tokenizer, train_phrase_tokenizer
 from llmcourse.tokenization.train_fast import count_chunks, train_fast
 
 __all__ = [
     "BasicTokenizer", "GPT2_SPLIT_PATTERN", "GPT4_SPLIT_PATTERN", "O200K_SPLIT_PATTERN", "PATTERNS",
     "RegexTokenizer", "Tokenizer", "best_pair", "bpe", "count_chunks", "course_tokenizer_path", "get_stats", "learn_merges", "load_course_tokenizer", "merge",
     "recover_merges", "render_token", "split_chunks", "train_fast", "train_naive",
+    "PhraseTokenizer", "phrase_tokenizer", "train_phrase_tokenizer",
 ]
