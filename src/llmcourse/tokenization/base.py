@@ -77,6 +77,18 @@ def bpe(ids: list[int], merges: dict[Pair, int]) -> list[int]:
     return ids
 
 
+def bpe_encode(text: str, merges: dict[Pair, int]) -> list[int]:
+    """Token ids of `text` under `merges` ({(a, b): idx}; ids 0..255 are the bytes): its UTF-8
+    bytes, then the merges replayed earliest-learned first (`bpe`)."""
+    return bpe(list(text.encode("utf-8")), merges)
+
+
+def decode_ids(ids: Iterable[int], vocab: dict[int, bytes]) -> str:
+    """Text of token ids under `vocab` ({id: bytes}): join the bytes first, then decode UTF-8
+    once (a character may be split across tokens); invalid UTF-8 becomes U+FFFD, as in tiktoken."""
+    return b"".join(vocab[i] for i in ids).decode("utf-8", errors="replace")
+
+
 # ----------------------------------------------------------------------------- display
 
 def replace_control_characters(s: str) -> str:
