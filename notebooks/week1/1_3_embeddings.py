@@ -58,7 +58,7 @@ GLOVE_LIMIT = cfg.pick(smoke=50_000, laptop=400_000)  # words of GloVe kept (mos
 EVAL_VOCAB = cfg.pick(smoke=10_000, laptop=30_000)  # analogy answers searched among this many words
 CONTEXT_LM = cfg.pick(smoke="tiny", laptop="gemma-3-270m")  # "tiny" is random: it only tests the code
 PROJECTION = cfg.pick(smoke="pca", laptop="umap")  # umap-learn when installed, else PCA
-MTEB_LANGS = cfg.pick(smoke=("en", "th", "ta"), laptop=("en", "id", "ms", "th", "vi", "fil", "ta"))
+MTEB_LANGS = cfg.pick(smoke=("en", "th", "ta"), laptop=("en", "id", "ms", "th", "vi", "tl", "ta"))
 MTEB_N = cfg.pick(smoke=6, laptop=32)  # items per language in each in-memory task
 LEE_DOCS = cfg.pick(smoke=4, laptop=50)  # Lee news stories for the English STS task
 CLIP_SHAPES = cfg.pick(smoke=300, laptop=6_000)  # drawn shape images
