@@ -58,8 +58,9 @@ from tqdm.auto import tqdm
 
 LM_NAME = cfg.pick(smoke="tiny", laptop="gemma-3-270m", colab="sea-lion")
 NEW_TOKENS = cfg.pick(smoke=6, laptop=40)  # tokens per decoding demo
-BENCH_TOKENS = cfg.pick(smoke=8, laptop=64)  # tokens per runtime measurement
+BENCH_TOKENS = cfg.pick(smoke=6, laptop=64)  # tokens per runtime measurement
 BENCH_REPEATS = cfg.pick(smoke=1, laptop=3)
+WARM_UP = cfg.pick(smoke=False, laptop=True)  # one untimed run first (smoke only checks the code runs)
 NUM_BEAMS = cfg.pick(smoke=2, laptop=4)
 PROMPTS = {
     "English": "The three largest cities in Southeast Asia are",
@@ -528,12 +529,14 @@ runs = {"transformers": lambda: hf_generate_timed(gemma, gemma_tok, prompt, BENC
         "llama.cpp (in-process)": lambda: llamacpp_generate_timed(llm, prompt, BENCH_TOKENS)}
 timings = {name: [] for name in runs}
 for name, fn in runs.items():
-    fn()  # warm-up
+    if WARM_UP:
+        fn()
     for _ in tqdm(range(BENCH_REPEATS), desc=name):
         timings[name].append(fn())
 with LlamaServer(gguf, n_ctx=512) as server:
     name = "llama.cpp server (OpenAI API)"
-    openai_generate_timed(server.base_url, server.model_name, prompt, 4)  # warm-up
+    if WARM_UP:
+        openai_generate_timed(server.base_url, server.model_name, prompt, 4)
     timings[name] = [openai_generate_timed(server.base_url, server.model_name, prompt, BENCH_TOKENS)
                      for _ in tqdm(range(BENCH_REPEATS), desc=name)]
 if ollama_available():

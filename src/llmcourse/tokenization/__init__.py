@@ -16,11 +16,13 @@ from llmcourse.tokenization.course_tokenizer import load_course_tokenizer, train
 from llmcourse.tokenization.patterns import (
     GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, O200K_SPLIT_PATTERN, PATTERNS, split_chunks,
 )
+from llmcourse.tokenization.protocol import TokenizerProtocol, check_tokenizer
 from llmcourse.tokenization.train_fast import count_chunks, train_fast, train_merges_fast
 
 __all__ = [
     "BasicTokenizer", "GPT2_SPLIT_PATTERN", "GPT4_SPLIT_PATTERN", "O200K_SPLIT_PATTERN", "PATTERNS",
-    "RegexTokenizer", "Tokenizer", "best_pair", "bpe", "bpe_encode", "count_chunks", "decode_ids", "get_stats",
-    "learn_merges", "load_course_tokenizer", "merge", "recover_merges", "render_token", "split_chunks",
-    "train_course_tokenizer", "train_fast", "train_merges", "train_merges_fast", "train_naive",
+    "RegexTokenizer", "Tokenizer", "TokenizerProtocol", "best_pair", "bpe", "bpe_encode", "check_tokenizer",
+    "count_chunks", "decode_ids", "get_stats", "learn_merges", "load_course_tokenizer", "merge", "recover_merges",
+    "render_token", "split_chunks", "train_course_tokenizer", "train_fast", "train_merges", "train_merges_fast",
+    "train_naive",
 ]
