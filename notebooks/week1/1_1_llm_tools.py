@@ -217,7 +217,8 @@ cfg.say(f"The most likely next token has probability {top_p_at[0.5]:.2f} at T=0.
 # ### Greedy decoding
 # **Exercise `decoding.greedy`** · difficulty 2 · ~15 min. Always take the most likely
 # token. Return the prompt followed by the new tokens, shape (1, T), and stop right after the model's EOS id (`model.generation_config.eos_token_id`).
-# The simple way re-runs the model on the whole sequence at every step; the library
+# The simple way re-runs the model on the whole sequence at every step (`logits_to_keep=1`
+# asks transformers for the last position's logits only: 262k floats, not 262k per token); the library
 # version (`llmcourse.inference.decoding.greedy`) keeps a key/value cache instead —
 # notebook 3.2 explains it. Both must agree with `model.generate(do_sample=False)`, and
 # section 4 decodes with the `greedy` the check returns.
@@ -230,7 +231,7 @@ def greedy(model, input_ids: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
     eos = set(eos) if isinstance(eos, list) else {eos}
     ids = input_ids
     for _ in range(max_new_tokens):
-        logits = model(ids).logits[:, -1, :]  # (1, V)
+        logits = model(ids, logits_to_keep=1).logits[:, -1, :]  # (1, V): only the last position's
         nxt = logits.argmax(dim=-1, keepdim=True)  # (1, 1)
         ids = torch.cat([ids, nxt], dim=1)
         if nxt.item() in eos:
@@ -366,7 +367,7 @@ def beam_search(model, input_ids: torch.Tensor, num_beams: int, max_new_tokens: 
     scores[0] = 0.0  # only the first beam expands at step one
     finished = []  # (normalised score, sequence)
     for step in range(1, max_new_tokens + 1):
-        logp = torch.log_softmax(model(seqs).logits[:, -1, :].float(), dim=-1)  # (nb, V)
+        logp = torch.log_softmax(model(seqs, logits_to_keep=1).logits[:, -1, :].float(), dim=-1)  # (nb, V)
         vocab = logp.size(-1)
         top, idx = (logp + scores[:, None]).view(-1).topk(2 * num_beams)
         running = []

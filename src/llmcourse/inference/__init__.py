@@ -6,7 +6,9 @@
     llamacpp        the same GGUF in llama.cpp: in-process, OpenAI-compatible server, Ollama
 """
 
-from llmcourse.inference.decoding import beam_search, eos_token_ids, greedy, sample, sequence_logprob
+from llmcourse.inference.decoding import (
+    beam_search, eos_token_ids, generate_with, greedy, sample, sequence_logprob, softmax,
+)
 from llmcourse.inference.kv_cache import (
     KVCache, bytes_per_element, forward_cached, generate_cached, kv_cache_bytes, kv_cache_bytes_for,
     measured_cache_bytes,
@@ -19,6 +21,7 @@ from llmcourse.inference.sampling import (
 __all__ = [
     "GREEDY", "KVCache", "SamplingParams", "apply_repetition_penalty", "beam_search", "bytes_per_element",
     "check_generation_args", "check_logits", "eos_token_ids", "finish_eos", "forward_cached", "generate_cached",
+    "generate_with",
     "greedy", "kv_cache_bytes", "kv_cache_bytes_for", "measured_cache_bytes", "min_p_filter", "process_logits",
-    "sample", "sample_next", "sample_with", "sequence_logprob", "top_k_filter", "top_p_filter",
+    "sample", "sample_next", "sample_with", "sequence_logprob", "softmax", "top_k_filter", "top_p_filter",
 ]

@@ -198,7 +198,8 @@ def _eos_ids(model) -> set[int]:
 def _greedy_variant(model, input_ids, max_new_tokens, stop_at_eos=True, position=-1):
     ids = input_ids
     for _ in range(max_new_tokens):
-        nxt = model(ids).logits[:, position, :].argmax(dim=-1, keepdim=True)  # (1, 1)
+        logits = model(ids).logits if position != -1 else model(ids, logits_to_keep=1).logits
+        nxt = logits[:, position, :].argmax(dim=-1, keepdim=True)  # (1, 1)
         ids = torch.cat([ids, nxt], dim=1)
         if stop_at_eos and nxt.item() in _eos_ids(model):
             break
@@ -249,7 +250,7 @@ def _beam_variant(model, input_ids, num_beams, max_new_tokens, length_penalty=1.
     scores[0] = 0.0
     finished: list[tuple[float, torch.Tensor]] = []
     for step in range(1, max_new_tokens + 1):
-        logits = model(seqs).logits[:, -1, :].float()  # (nb, V)
+        logits = model(seqs, logits_to_keep=1).logits[:, -1, :].float()  # (nb, V)
         step_scores = F.log_softmax(logits, dim=-1) if log_probs else logits.softmax(-1)
         total = (step_scores + scores[:, None]).view(-1)
         top, idx = total.topk(keep_factor * num_beams)
