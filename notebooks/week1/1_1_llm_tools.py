@@ -588,7 +588,8 @@ if reliable:
             f"{speed['transformers']:.1f}), and the server {speed['llama.cpp server (OpenAI API)']:.1f} tokens/s.")
 else:
     cfg.say(f"transformers reads {weight_bytes_ratio:.1f}x more weight bytes than the GGUF holds. The speeds "
-            f"above were measured while the machine was busy ({why_not}), so they are not compared here.")
+            f"above were measured while the machine was busy, so they are not compared here: run this notebook "
+            f"alone (or `llmcourse bench runtimes`) to compare the runtimes.")
 cfg.report(
     lm=LM_NAME,
     decoding_matches_generate=all(v == len(PROMPTS) for v in agree.values()),
