@@ -1,0 +1,41 @@
+"""QLoRA (Dettmers et al., 2023): LoRA on top of a base model frozen in 4-bit NF4.
+
+    frozen base  W  stored as NF4 codes + double-quantised block scales (~4.1 bits/weight)
+    forward      y = x · dequant(W)^T  (in bfloat16)  +  (alpha/r) · x A^T B^T  (LoRA, float32)
+    backward     gradients flow to A and B only; dequant(W) is recomputed, never stored
+
+The frozen weights shrink ~7.8x against float32; the trained LoRA matrices and their Adam
+states stay small. Embeddings and norms are kept in the compute dtype (bfloat16), as
+bitsandbytes/transformers do when loading a model in 4-bit.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import torch
+from torch import nn
+
+from llmcourse.finetuning.lora import apply_lora
+from llmcourse.quantization.nf4 import quantize_model_nf4
+
+__all__ = ["apply_qlora"]
+
+
+def apply_qlora(model: nn.Module, target_modules: Iterable[str], r: int, alpha: float, dropout: float = 0.0,
+                blocksize: int = 64, double_quant: bool = True, compute_dtype: torch.dtype = torch.bfloat16,
+                skip: tuple[str, ...] = ("lm_head",)) -> nn.Module:
+    """Quantise every linear layer (but `skip`) to NF4, keep the rest in `compute_dtype`, add LoRA to targets.
+
+    In place; returns the model. Only the LoRA matrices train (float32).
+    """
+    quantize_model_nf4(model, skip=skip, blocksize=blocksize, double_quant=double_quant, compute_dtype=compute_dtype)
+    for p in model.parameters():  # embeddings, norms: frozen, in the compute dtype
+        p.requires_grad_(False)
+        if p.is_floating_point():
+            p.data = p.data.to(compute_dtype)
+    apply_lora(model, target_modules, r, alpha, dropout)
+    for name, p in model.named_parameters():
+        if "lora_" in name:
+            p.data = p.data.float()
+    return model
