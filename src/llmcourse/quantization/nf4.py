@@ -194,6 +194,8 @@ def quantize_nf4(w: torch.Tensor, blocksize: int = 64, double_quant: bool = Fals
     offset = absmax.mean()  # centre the scales (all positive) so the signed 8-bit code fits them
     scales, scaled_absmax = _blockwise_absmax(absmax - offset, ABSMAX_BLOCK)
     codes = _nearest_via_table(scaled_absmax, dynamic_code().to(flat.device))
+    empty = (scales == 0).repeat_interleave(ABSMAX_BLOCK)[: codes.numel()]
+    codes[empty] = 0  # bitsandbytes writes code 0 for an all-zero block (any code times a zero scale is 0)
     return NF4Tensor(packed, codes, tuple(w.shape), w.dtype, blocksize, scales, float(offset))
 
 
