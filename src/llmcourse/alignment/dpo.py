@@ -131,6 +131,9 @@ def verifier_win_rate(items: Sequence, policy_answers: Sequence[str], reference_
     """Head-to-head by the verifier: win (policy right, reference wrong), loss, tie; win rate = (wins + ties/2) / n."""
     from llmcourse.assets.instructions import verify
 
+    if not items or len(items) != len(policy_answers) or len(items) != len(reference_answers):
+        raise ValueError(f"need one policy and one reference answer per item, got {len(items)} items, "
+                         f"{len(policy_answers)} and {len(reference_answers)} answers")
     wins = losses = 0
     for item, a, b in zip(items, policy_answers, reference_answers):
         pa, rb = verify(item, a), verify(item, b)
