@@ -70,24 +70,28 @@ def dpo_batches(encoded, batch_size: int, pad_id: int, generator: torch.Generato
     return make
 
 
-def dpo_loss_fn(reference, beta: float = 0.1, log: dict | None = None):
-    """A loss function for `llmcourse.training.train`: DPO of the trained model against a frozen `reference`."""
+def dpo_loss_fn(reference, beta: float = 0.1, log: dict | None = None, loss=None):
+    """A loss function for `llmcourse.training.train`: DPO of the trained model against a frozen `reference`.
+
+    `loss` has `dpo_loss`'s signature (a learner's version can be passed)."""
+    loss_of = loss or dpo_loss
+
     def loss_fn(model, batch):
         ids, labels = batch
         logps = sequence_logps(model, ids, labels)
         with torch.no_grad():
             ref = sequence_logps(reference, ids, labels)
         B = ids.shape[0] // 2
-        loss, rc, rr = dpo_loss(logps[:B], logps[B:], ref[:B], ref[B:], beta)
+        value, rc, rr = loss_of(logps[:B], logps[B:], ref[:B], ref[B:], beta)
         if log is not None and torch.is_grad_enabled():
             log.setdefault("reward_margin", []).append((rc - rr).mean().item())
             log.setdefault("reward_accuracy", []).append((rc > rr).float().mean().item())
-        return loss
+        return value
     return loss_fn
 
 
 def train_dpo(policy, reference, tokenizer, pairs: Sequence, steps: int, beta: float = 0.1, lr: float = 1e-4,
-              batch_size: int = 8, seed: int = 0, progress: bool = True):
+              batch_size: int = 8, seed: int = 0, progress: bool = True, loss=None):
     """DPO through the course's training loop; returns (History, per-step log of reward margin and accuracy)."""
     from llmcourse.finetuning.sft import _pad_id
     from llmcourse.training import train
@@ -101,7 +105,7 @@ def train_dpo(policy, reference, tokenizer, pairs: Sequence, steps: int, beta: f
     log: dict = {}
     history = train(policy, dpo_batches(encoded, batch_size, _pad_id(tokenizer), g), steps=steps, lr=lr,
                     eval_every=max(1, steps // 4), eval_batches=2, warmup=max(1, steps // 10), weight_decay=0.0,
-                    loss_fn=dpo_loss_fn(reference, beta, log), progress=progress, desc="DPO")
+                    loss_fn=dpo_loss_fn(reference, beta, log, loss), progress=progress, desc="DPO")
     return history, log
 
 

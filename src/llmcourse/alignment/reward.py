@@ -128,9 +128,9 @@ def reward_batches(encoded: list[tuple[list[int], list[int]]], batch_size: int, 
     return lambda: make(torch.randint(len(encoded), (batch_size,), generator=generator).tolist())
 
 
-def _reward_loss(model: RewardModel, batch: tuple) -> torch.Tensor:
+def _reward_loss(model: RewardModel, batch: tuple, loss=None) -> torch.Tensor:
     c_ids, c_mask, r_ids, r_mask = batch
-    return bradley_terry_loss(model(c_ids, c_mask), model(r_ids, r_mask))
+    return (loss or bradley_terry_loss)(model(c_ids, c_mask), model(r_ids, r_mask))
 
 
 @torch.no_grad()
@@ -146,8 +146,11 @@ def evaluate_reward_model(model: RewardModel, batches: list[tuple]) -> float:
 
 def train_reward_model(model: RewardModel, tokenizer, pairs: Sequence, steps: int, lr: float = 3e-4,
                        batch_size: int = 16, val_pairs: Sequence | None = None, seed: int = 0,
-                       progress: bool = True):
-    """Train with Bradley–Terry through the course's training loop; returns (History, val accuracy or None)."""
+                       progress: bool = True, loss=None):
+    """Train with Bradley–Terry through the course's training loop; returns (History, val accuracy or None).
+
+    `loss(r_chosen, r_rejected)` defaults to `bradley_terry_loss`.
+    """
     from llmcourse.finetuning.sft import _pad_id
     from llmcourse.training import train
 
@@ -156,7 +159,8 @@ def train_reward_model(model: RewardModel, tokenizer, pairs: Sequence, steps: in
     g = torch.Generator().manual_seed(seed)
     batches = reward_batches(encode_pairs(pairs, tokenizer, T), batch_size, pad, g)
     history = train(model, batches, steps=steps, lr=lr, eval_every=max(1, steps // 4), eval_batches=2,
-                    warmup=max(1, steps // 10), loss_fn=_reward_loss, progress=progress, desc="reward model")
+                    warmup=max(1, steps // 10), loss_fn=lambda m, b: _reward_loss(m, b, loss), progress=progress,
+                    desc="reward model")
     acc = None
     if val_pairs:
         acc = evaluate_reward_model(model, reward_batches(encode_pairs(val_pairs, tokenizer, T), 32, pad))

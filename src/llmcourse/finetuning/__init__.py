@@ -7,6 +7,7 @@ from llmcourse.finetuning.chat import (COURSE_CHAT_TEMPLATE, IGNORE_INDEX, ChatE
                                        pack_examples, packed_attention_mask, pad_examples, render_chat, tokenize_chat,
                                        validate_chat)
 from llmcourse.finetuning.decontaminate import NgramIndex, decontaminate, evaluation_sets, ngrams
+from llmcourse.finetuning.forgetting import l2sp_loss_fn, l2sp_penalty, snapshot
 from llmcourse.finetuning.gpt_forward import (disable_gradient_checkpointing, enable_gradient_checkpointing, gpt_hidden,
                                               gpt_logits)
 from llmcourse.finetuning.lora import (LoRALinear, apply_lora, linear_module_names, load_lora_state_dict,
@@ -24,7 +25,7 @@ __all__ = [
     "PeakMemory", "PromptTunedGPT", "SFT_STEPS", "SoftPrompt", "StepCost", "adamw_memory_formula", "apply_adapters",
     "apply_lora", "apply_qlora", "cloze_accuracy", "continuation_logprobs", "decontaminate",
     "disable_gradient_checkpointing", "enable_gradient_checkpointing", "encode_text", "evaluation_sets",
-    "gemma_chat_template", "generate_answers", "gpt_activation_bytes", "gpt_hidden", "gpt_logits",
+    "gemma_chat_template", "generate_answers", "l2sp_loss_fn", "l2sp_penalty", "snapshot", "gpt_activation_bytes", "gpt_hidden", "gpt_logits",
     "linear_module_names", "lm_logits", "load_lora_state_dict", "lora_bundle", "lora_state_dict",
     "mark_only_lora_trainable", "measure_step", "merge_lora", "model_from_lora_bundle", "ngrams", "pack_examples",
     "packed_attention_mask", "pad_examples", "perplexity", "prompt_tuned_forward", "reference_sft_gpt",

@@ -116,12 +116,14 @@ def mark_only_lora_trainable(model: nn.Module) -> nn.Module:
 
 
 def apply_lora(model: nn.Module, target_modules: Iterable[str], r: int, alpha: float,
-               dropout: float = 0.0) -> nn.Module:
+               dropout: float = 0.0, lora_cls: type | None = None) -> nn.Module:
     """Wrap every nn.Linear whose name matches `target_modules` in a LoRALinear; freeze the rest.
 
     Names match as in peft: "qkv" matches "blocks.0.attn.qkv". Works in place and returns
     `model`. Raises ValueError (listing the linear layers there are) when nothing matches.
+    `lora_cls` builds each wrapper (default LoRALinear; a notebook passes the learner's class).
     """
+    lora_cls = lora_cls or LoRALinear
     if isinstance(target_modules, str):
         target_modules = [target_modules]
     targets = list(target_modules)
@@ -135,13 +137,13 @@ def apply_lora(model: nn.Module, target_modules: Iterable[str], r: int, alpha: f
     for p in model.parameters():
         p.requires_grad_(False)
     for name in chosen:
-        _set_module(model, name, LoRALinear(model.get_submodule(name), r, alpha, dropout))
+        _set_module(model, name, lora_cls(model.get_submodule(name), r, alpha, dropout))
     return model
 
 
 def merge_lora(model: nn.Module) -> nn.Module:
     """Replace every LoRALinear by its merged nn.Linear (in place); returns the model."""
-    names = [n for n, m in model.named_modules() if isinstance(m, LoRALinear)]
+    names = [n for n, m in model.named_modules() if callable(getattr(m, "merge", None)) and hasattr(m, "lora_A")]
     for name in names:
         _set_module(model, name, model.get_submodule(name).merge())
     return model

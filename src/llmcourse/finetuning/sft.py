@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from llmcourse.finetuning.chat import (IGNORE_INDEX, ChatExample, pack_examples, packed_attention_mask, pad_examples,
                                        tokenize_chat)
 
-__all__ = ["SFT_STEPS", "reference_sft_gpt", "sft_batches", "sft_loss", "sft_loss_fn", "train_sft"]
+__all__ = ["SFT_STEPS", "reference_sft_gpt", "sft_batches", "sft_conversations", "sft_loss", "sft_loss_fn", "train_sft"]
 
 SFT_STEPS = {"smoke": 40, "laptop": 600, "colab": 1500, "cluster": 1500}
 
@@ -37,18 +37,24 @@ def sft_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
                            ignore_index=IGNORE_INDEX)
 
 
-def sft_loss_fn(model, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-    """Loss for `llmcourse.training.train`: batch = (ids, labels) padded, or (ids, labels, doc_ids) packed."""
+def sft_loss_fn(model, batch: tuple[torch.Tensor, ...], loss: Callable = None, mask_fn: Callable = None
+                ) -> torch.Tensor:
+    """Loss for `llmcourse.training.train`: batch = (ids, labels) padded, or (ids, labels, doc_ids) packed.
+
+    `loss` (default `sft_loss`) and `mask_fn` (default `packed_attention_mask`) can be swapped
+    for a learner's own versions.
+    """
+    loss, mask_fn = loss or sft_loss, mask_fn or packed_attention_mask
     from llmcourse.finetuning.gpt_forward import gpt_logits
 
     if len(batch) == 3:
         ids, labels, docs = batch
-        logits = gpt_logits(model, ids, mask=packed_attention_mask(docs))
+        logits = gpt_logits(model, ids, mask=mask_fn(docs))
     else:
         ids, labels = batch
         out = model(ids)
         logits = out[0] if isinstance(out, tuple) else out.logits
-    return sft_loss(logits, labels)
+    return loss(logits, labels)
 
 
 def sft_batches(examples: Sequence[ChatExample], batch_size: int, pad_id: int, generator: torch.Generator,
@@ -75,7 +81,7 @@ def sft_batches(examples: Sequence[ChatExample], batch_size: int, pad_id: int, g
 def train_sft(model, tokenizer, conversations: Sequence[list[dict]], steps: int, lr: float = 1e-3,
               batch_size: int = 16, val_conversations: Sequence[list[dict]] | None = None, pack_to: int | None = None,
               seed: int = 0, max_length: int | None = None, progress: bool = True, eval_every: int | None = None,
-              device: str | torch.device = "cpu"):
+              device: str | torch.device = "cpu", loss: Callable | None = None, mask_fn: Callable | None = None):
     """SFT with the course's training loop; returns its History (train and val SFT loss)."""
     from llmcourse.training import train
 
@@ -90,7 +96,8 @@ def train_sft(model, tokenizer, conversations: Sequence[list[dict]], steps: int,
         gv = torch.Generator().manual_seed(seed + 1)
         val = sft_batches(val_ex, batch_size, pad_id, gv, None, device)
     return train(model, batches, steps=steps, lr=lr, val_batch=val, eval_every=eval_every or max(1, steps // 4),
-                 eval_batches=4, warmup=max(1, steps // 10), loss_fn=sft_loss_fn, progress=progress, desc="SFT")
+                 eval_batches=4, warmup=max(1, steps // 10), progress=progress, desc="SFT",
+                 loss_fn=lambda m, b: sft_loss_fn(m, b, loss, mask_fn))
 
 
 def _pad_id(tokenizer) -> int:

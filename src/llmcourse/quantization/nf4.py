@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["NF4Linear", "NF4_CODE", "NF4Tensor", "dequantize_nf4", "dynamic_code", "nf4_bits_per_weight",
-           "normal_float_code", "quantize_model_nf4", "quantize_nf4"]
+__all__ = ["NF4Linear", "NF4_CODE", "NF4Tensor", "dequantize_nf4", "double_quantize_absmax", "dynamic_code",
+           "nf4_bits_per_weight", "normal_float_code", "quantize_blockwise", "quantize_model_nf4", "quantize_nf4"]
 
 # The 16 NF4 values as published with QLoRA (and hard-coded in bitsandbytes). They are what
 # normal_float_code() derives, rounded to float32 by the original scipy computation: the two
@@ -184,19 +184,36 @@ def quantize_nf4(w: torch.Tensor, blocksize: int = 64, double_quant: bool = Fals
     flat = w.detach().reshape(-1).float()
     if not torch.isfinite(flat).all():
         raise ValueError("the tensor holds NaN or inf: a block's absmax would be meaningless; fix the weights first")
-    absmax, scaled = _blockwise_absmax(flat, blocksize)
-    q = _nearest(scaled, NF4_CODE.to(flat.device))  # (n,) codes 0..15
+    codes, absmax = quantize_blockwise(flat, NF4_CODE.to(flat.device), blocksize)  # (n,) codes 0..15
+    q = codes
     if q.numel() % 2:
         q = torch.cat([q, q.new_full((1,), 7)])  # one padding nibble: code 7 is the exact 0
     packed = (q[0::2] << 4) | q[1::2]  # (ceil(n / 2),) first code in the high nibble
     if not double_quant:
         return NF4Tensor(packed, absmax, tuple(w.shape), w.dtype, blocksize)
+    codes8, scales, offset = double_quantize_absmax(absmax)
+    return NF4Tensor(packed, codes8, tuple(w.shape), w.dtype, blocksize, scales, offset)
+
+
+def quantize_blockwise(w: torch.Tensor, code: torch.Tensor, blocksize: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Unpacked codes (n,) uint8 and absmax (n_blocks,): each number divided by its block's absmax,
+    then the index of the nearest value of the sorted `code`."""
+    absmax, scaled = _blockwise_absmax(w.detach().reshape(-1).float(), blocksize)
+    return _nearest(scaled, code.to(scaled.device)), absmax
+
+
+def double_quantize_absmax(absmax: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Quantise the block scales themselves: (8-bit codes (n,), one float32 scale per 256, the mean offset).
+
+    absmax values are all positive; subtracting their mean centres them so the signed dynamic
+    code's both halves are used. Rounding follows bitsandbytes' CPU kernel (`_nearest_via_table`).
+    """
     offset = absmax.mean()  # centre the scales (all positive) so the signed 8-bit code fits them
-    scales, scaled_absmax = _blockwise_absmax(absmax - offset, ABSMAX_BLOCK)
-    codes = _nearest_via_table(scaled_absmax, dynamic_code().to(flat.device))
+    scales, scaled = _blockwise_absmax(absmax - offset, ABSMAX_BLOCK)
+    codes = _nearest_via_table(scaled, dynamic_code().to(absmax.device))
     empty = (scales == 0).repeat_interleave(ABSMAX_BLOCK)[: codes.numel()]
     codes[empty] = 0  # bitsandbytes writes code 0 for an all-zero block (any code times a zero scale is 0)
-    return NF4Tensor(packed, codes, tuple(w.shape), w.dtype, blocksize, scales, float(offset))
+    return codes, scales, float(offset)
 
 
 def dequantize_nf4(q: NF4Tensor) -> torch.Tensor:
