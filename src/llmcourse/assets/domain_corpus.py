@@ -137,7 +137,7 @@ def cloze_items(docs: dict[str, str], n: int, seed: int = 0, context_chars: int 
         for i, line in enumerate(lines):
             hits = pattern.findall(line)
             stripped = line.strip()
-            if len(hits) != 1 or len(stripped) < 12 or stripped.startswith("#") or '"' in line or "'" in line:
+            if i < 2 or len(hits) != 1 or len(stripped) < 12 or stripped.startswith("#") or '"' in line or "'" in line:
                 continue
             candidates.append((name, i, line))
     rng = random.Random(seed)

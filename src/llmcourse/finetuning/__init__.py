@@ -16,7 +16,7 @@ from llmcourse.finetuning.memory import (PeakMemory, StepCost, adamw_memory_form
                                          tensor_bytes)
 from llmcourse.finetuning.metrics import (cloze_accuracy, continuation_logprobs, encode_text, generate_answers,
                                           lm_logits, perplexity)
-from llmcourse.finetuning.qlora import apply_qlora
+from llmcourse.finetuning.qlora import apply_qlora, peft_bnb_twin
 from llmcourse.finetuning.sft import (SFT_STEPS, reference_sft_gpt, sft_batches, sft_conversations, sft_loss,
                                       sft_loss_fn, train_sft)
 
@@ -28,7 +28,7 @@ __all__ = [
     "gemma_chat_template", "generate_answers", "l2sp_loss_fn", "l2sp_penalty", "snapshot", "gpt_activation_bytes", "gpt_hidden", "gpt_logits",
     "linear_module_names", "lm_logits", "load_lora_state_dict", "lora_bundle", "lora_state_dict",
     "mark_only_lora_trainable", "measure_step", "merge_lora", "model_from_lora_bundle", "ngrams", "pack_examples",
-    "packed_attention_mask", "pad_examples", "perplexity", "prompt_tuned_forward", "reference_sft_gpt",
+    "packed_attention_mask", "pad_examples", "peft_bnb_twin", "perplexity", "prompt_tuned_forward", "reference_sft_gpt",
     "render_chat", "sft_batches", "sft_conversations", "sft_loss", "sft_loss_fn", "tensor_bytes", "tokenize_chat",
     "train_sft", "trainable_parameters", "validate_chat",
 ]

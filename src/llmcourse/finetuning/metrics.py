@@ -30,7 +30,8 @@ def encode_text(tokenizer, text: str) -> list[int]:
 
 def lm_logits(model, idx: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
     """Logits (B, T, V) of the course GPT (or a wrapper returning (logits, loss)) or a Hugging Face LM."""
-    out = model(idx) if attention_mask is None or isinstance(model, GPT) else model(idx, attention_mask=attention_mask)
+    hf = hasattr(model, "get_input_embeddings")  # a Hugging Face model takes a padding mask
+    out = model(idx, attention_mask=attention_mask) if hf and attention_mask is not None else model(idx)
     return out[0] if isinstance(out, tuple) else out.logits
 
 

@@ -19,7 +19,7 @@ from torch import nn
 from llmcourse.finetuning.lora import apply_lora
 from llmcourse.quantization.nf4 import quantize_model_nf4
 
-__all__ = ["apply_qlora"]
+__all__ = ["apply_qlora", "peft_bnb_twin"]
 
 
 def apply_qlora(model: nn.Module, target_modules: Iterable[str], r: int, alpha: float, dropout: float = 0.0,
@@ -39,3 +39,43 @@ def apply_qlora(model: nn.Module, target_modules: Iterable[str], r: int, alpha: 
         if "lora_" in name:
             p.data = p.data.float()
     return model
+
+
+def peft_bnb_twin(model: nn.Module, ours: nn.Module, target_modules: Iterable[str], r: int, alpha: float,
+                  compute_dtype: torch.dtype = torch.bfloat16, blocksize: int = 64, double_quant: bool = True,
+                  skip: tuple[str, ...] = ("lm_head",)) -> nn.Module:
+    """The reference QLoRA a practitioner would build: bitsandbytes `Linear4bit` (NF4) layers under peft's
+    LoRA, from the float `model`, with the LoRA matrices copied from `ours` (made by `apply_qlora`).
+
+    Non-quantised weights are cast to `compute_dtype` and LoRA kept in float32, as in `apply_qlora`.
+    """
+    import copy
+
+    import bitsandbytes as bnb
+    import peft
+
+    from llmcourse.finetuning.lora import LoRALinear
+
+    twin = copy.deepcopy(model)
+    device = next(model.parameters()).device
+    for name, mod in list(twin.named_modules()):
+        if isinstance(mod, nn.Linear) and not any(s in name for s in skip):
+            q = bnb.nn.Linear4bit(mod.in_features, mod.out_features, bias=mod.bias is not None,
+                                  compute_dtype=compute_dtype, quant_type="nf4", compress_statistics=double_quant)
+            q.weight = bnb.nn.Params4bit(mod.weight.data.clone().float(), requires_grad=False, quant_type="nf4",
+                                         compress_statistics=double_quant, blocksize=blocksize)
+            if mod.bias is not None:
+                q.bias = nn.Parameter(mod.bias.data.clone().to(compute_dtype), requires_grad=False)
+            parent, _, child = name.rpartition(".")
+            setattr(twin.get_submodule(parent) if parent else twin, child, q.to(device))
+    for p in twin.parameters():
+        if p.is_floating_point():
+            p.data = p.data.to(compute_dtype)
+    twin = peft.get_peft_model(twin, peft.LoraConfig(r=r, lora_alpha=alpha, target_modules=list(target_modules),
+                                                     lora_dropout=0.0))
+    for name, mod in ours.named_modules():
+        if isinstance(mod, LoRALinear):
+            layer = twin.base_model.model.get_submodule(name)
+            layer.lora_A["default"].weight.data = mod.lora_A.data.clone().float()
+            layer.lora_B["default"].weight.data = mod.lora_B.data.clone().float()
+    return twin
