@@ -22,6 +22,7 @@ gets alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -79,10 +80,16 @@ def render_chat(messages: Sequence[dict], tokenizer=None, add_generation_prompt:
     if _is_hf(tokenizer):
         return tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=add_generation_prompt,
                                              chat_template=chat_template or COURSE_CHAT_TEMPLATE)
+    return _compiled(chat_template or COURSE_CHAT_TEMPLATE).render(messages=list(messages),
+                                                                   add_generation_prompt=add_generation_prompt)
+
+
+@lru_cache(maxsize=16)
+def _compiled(template: str):
+    """A Jinja template compiled once (compiling takes milliseconds; rendering microseconds)."""
     from jinja2 import Template
 
-    return Template(chat_template or COURSE_CHAT_TEMPLATE).render(messages=list(messages),
-                                                                  add_generation_prompt=add_generation_prompt)
+    return Template(template)
 
 
 def _encode(tokenizer, text: str) -> list[int]:
