@@ -148,7 +148,8 @@ perplexity = check("finetuning.perplexity", perplexity)
 # Perplexity rewards predicting *every* token. A task asks something specific: in a held-out
 # line such as `    ____ isinstance(output, str):`, which of ten Python keywords belongs in
 # the blank? The model scores the line completed with each candidate (the log-likelihood of
-# the line given the lines before it) and picks the highest. Chance is 10%.
+# the line given the lines before it, per character so that long keywords are not penalised for
+# their length) and picks the highest. Chance is 10%.
 
 # %%
 from llmcourse.finetuning import cloze_accuracy

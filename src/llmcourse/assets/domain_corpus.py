@@ -108,7 +108,8 @@ def domain_corpus(max_chars: int | None = None, seed: int = 0) -> DomainCorpus:
         s = split_of(name)
         if budget[s] is not None and used[s] >= budget[s]:
             continue
-        text = docs[name] if budget[s] is None else docs[name][: max(2000, budget[s] - used[s])]
+        # a capped split takes a slice of many modules (at most an eighth of its budget each) rather than one whole one
+        text = docs[name] if budget[s] is None else docs[name][: max(2000, min(budget[s] - used[s], budget[s] // 8))]
         splits[s][name] = text
         used[s] += len(text)
     return DomainCorpus(splits["train"], splits["val"], splits["test"])

@@ -100,14 +100,23 @@ def continuation_logprobs(model, tokenizer, prefixes: Sequence[str], continuatio
     return out
 
 
-def cloze_accuracy(model, tokenizer, items, candidates: Sequence[str], max_len: int | None = None) -> float:
-    """Share of cloze items where the true keyword gives the most likely line among `candidates`."""
+def cloze_accuracy(model, tokenizer, items, candidates: Sequence[str], max_len: int | None = None,
+                   per_character: bool = True) -> float:
+    """Share of cloze items where the true keyword gives the most likely line among `candidates`.
+
+    With `per_character` (lm-evaluation-harness's "acc_norm") the log-likelihood of each completed
+    line is divided by its length in characters, so a long keyword ("import", several tokens) is not
+    beaten by a short one ("in") just for having more tokens to pay for.
+    """
     prefixes, conts = [], []
     for it in items:
         for word in candidates:
             prefixes.append(it.context)
             conts.append(f"{it.before}{word}{it.after}")
-    scores = continuation_logprobs(model, tokenizer, prefixes, conts, max_len=max_len).view(len(items), len(candidates))
+    scores = continuation_logprobs(model, tokenizer, prefixes, conts, max_len=max_len)
+    if per_character:
+        scores = scores / torch.tensor([len(c) for c in conts], dtype=torch.float)
+    scores = scores.view(len(items), len(candidates))
     picked = scores.argmax(dim=1)
     right = torch.tensor([list(candidates).index(it.answer) for it in items])
     return (picked == right).float().mean().item()
