@@ -61,6 +61,8 @@ EVAL_TOKENS = cfg.pick(smoke=3_000, laptop=30_000)
 QLORA_MODEL = cfg.pick(smoke="course-gpt", laptop="gemma-3-270m")  # QLoRA vs peft + bitsandbytes
 QLORA_STEPS = cfg.pick(smoke=4, laptop=30, colab=100)
 QLORA_BATCH, QLORA_BLOCK = cfg.pick(smoke=(2, 32), laptop=(2, 64), colab=(8, 256))
+# QLoRA computes in bfloat16 on a GPU; most CPUs lack bfloat16 instructions (10-20x slower), so float32 there
+QLORA_DTYPE = torch.bfloat16 if cfg.device == "cuda" else torch.float32
 if cfg.device == "cpu":
     torch.set_num_threads(cfg.pick(smoke=1, laptop=2))
 device = cfg.device
@@ -356,7 +358,7 @@ def build(method, seed):
         r = int(method.split("=")[1])
         return apply_lora(base, TARGETS, r=r, alpha=2 * r, lora_cls=LoRALinear), LR_PEFT
     if method == "QLoRA r=8":
-        return apply_qlora(base, TARGETS, r=8, alpha=16, compute_dtype=torch.bfloat16), LR_PEFT
+        return apply_qlora(base, TARGETS, r=8, alpha=16, compute_dtype=QLORA_DTYPE), LR_PEFT
     if method == "adapters m=16":
         return apply_adapters(base, bottleneck=16), LR_PEFT
     if method == "prompt tuning n=16":
@@ -448,10 +450,11 @@ cfg.say(f"With {STEPS} steps each, the lowest test perplexity is {best}'s ({tabl
 # %% [markdown]
 # ## 4. QLoRA against peft + bitsandbytes
 #
-# Our QLoRA (frozen `NF4Linear` layers, LoRA in float32, everything else in bfloat16) against
+# Our QLoRA (frozen `NF4Linear` layers, LoRA in float32, everything else in the compute dtype:
+# bfloat16 on a GPU, float32 on a CPU) against
 # what a practitioner would write: bitsandbytes' `Linear4bit` layers with peft's LoRA, with
 # the same A and B, trained on the same batches with the same optimizer. The loss curves
-# must agree (up to bfloat16 rounding). The laptop profile does it on Gemma 3 270M; the
+# must agree (up to rounding). The laptop profile does it on Gemma 3 270M; the
 # smoke profile on the course GPT exported to Hugging Face's Llama.
 
 # %%
@@ -467,8 +470,8 @@ else:
     hf_ids = torch.tensor(gtok(corpus.text("train")[:200_000], add_special_tokens=False)["input_ids"])
     Q_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 torch.manual_seed(0)
-ours_q = apply_qlora(copy.deepcopy(hf_model), Q_TARGETS, r=8, alpha=16, compute_dtype=torch.bfloat16)
-twin = peft_bnb_twin(hf_model, ours_q, Q_TARGETS, r=8, alpha=16, compute_dtype=torch.bfloat16)
+ours_q = apply_qlora(copy.deepcopy(hf_model), Q_TARGETS, r=8, alpha=16, compute_dtype=QLORA_DTYPE)
+twin = peft_bnb_twin(hf_model, ours_q, Q_TARGETS, r=8, alpha=16, compute_dtype=QLORA_DTYPE)
 opt_o = torch.optim.AdamW([p for p in ours_q.parameters() if p.requires_grad], lr=1e-3)
 opt_t = torch.optim.AdamW([p for p in twin.parameters() if p.requires_grad], lr=1e-3)
 gq = torch.Generator().manual_seed(0)
@@ -499,8 +502,8 @@ cfg.say(f"Over {QLORA_STEPS} steps the two QLoRA loss curves differ by at most {
 # ### What 4 bits save on a real model
 #
 # One step of LoRA on the float32 model against one step of QLoRA, measured. (In the laptop
-# profile this is Gemma 3 270M, where the 262k-token embedding — kept in bfloat16, not
-# quantised — is a large share of what remains.)
+# profile this is Gemma 3 270M, where the 262k-token embedding — not quantised, and kept in
+# the compute dtype — is a large share of what remains; on a CPU that dtype is float32.)
 
 # %%
 def qlora_step_cost(model):

@@ -5,8 +5,13 @@
     backward     gradients flow to A and B only; dequant(W) is recomputed, never stored
 
 The frozen weights shrink ~7.8x against float32; the trained LoRA matrices and their Adam
-states stay small. Embeddings and norms are kept in the compute dtype (bfloat16), as
-bitsandbytes/transformers do when loading a model in 4-bit.
+states stay small. Embeddings and norms are kept in the compute dtype, as bitsandbytes and
+transformers do when loading a model in 4-bit.
+
+The compute dtype defaults to bfloat16 on a GPU (QLoRA's choice) and to float32 on a CPU:
+CPUs without bfloat16 instructions (most laptops) multiply bfloat16 matrices an order of
+magnitude slower than float32 ones. On a CPU the memory saved is then the 4-bit weights'
+alone; embeddings stay float32.
 """
 
 from __future__ import annotations
@@ -19,16 +24,22 @@ from torch import nn
 from llmcourse.finetuning.lora import apply_lora
 from llmcourse.quantization.nf4 import quantize_model_nf4
 
-__all__ = ["apply_qlora", "peft_bnb_twin"]
+__all__ = ["apply_qlora", "default_compute_dtype", "peft_bnb_twin"]
+
+
+def default_compute_dtype(model: nn.Module) -> torch.dtype:
+    """bfloat16 for a model on a GPU, float32 on a CPU (see the module docstring)."""
+    return torch.bfloat16 if next(model.parameters()).device.type == "cuda" else torch.float32
 
 
 def apply_qlora(model: nn.Module, target_modules: Iterable[str], r: int, alpha: float, dropout: float = 0.0,
-                blocksize: int = 64, double_quant: bool = True, compute_dtype: torch.dtype = torch.bfloat16,
+                blocksize: int = 64, double_quant: bool = True, compute_dtype: torch.dtype | None = None,
                 skip: tuple[str, ...] = ("lm_head",)) -> nn.Module:
     """Quantise every linear layer (but `skip`) to NF4, keep the rest in `compute_dtype`, add LoRA to targets.
 
     In place; returns the model. Only the LoRA matrices train (float32).
     """
+    compute_dtype = compute_dtype or default_compute_dtype(model)
     quantize_model_nf4(model, skip=skip, blocksize=blocksize, double_quant=double_quant, compute_dtype=compute_dtype)
     for p in model.parameters():  # embeddings, norms: frozen, in the compute dtype
         p.requires_grad_(False)
@@ -42,7 +53,7 @@ def apply_qlora(model: nn.Module, target_modules: Iterable[str], r: int, alpha: 
 
 
 def peft_bnb_twin(model: nn.Module, ours: nn.Module, target_modules: Iterable[str], r: int, alpha: float,
-                  compute_dtype: torch.dtype = torch.bfloat16, blocksize: int = 64, double_quant: bool = True,
+                  compute_dtype: torch.dtype | None = None, blocksize: int = 64, double_quant: bool = True,
                   skip: tuple[str, ...] = ("lm_head",)) -> nn.Module:
     """The reference QLoRA a practitioner would build: bitsandbytes `Linear4bit` (NF4) layers under peft's
     LoRA, from the float `model`, with the LoRA matrices copied from `ours` (made by `apply_qlora`).
@@ -56,6 +67,7 @@ def peft_bnb_twin(model: nn.Module, ours: nn.Module, target_modules: Iterable[st
 
     from llmcourse.finetuning.lora import LoRALinear
 
+    compute_dtype = compute_dtype or default_compute_dtype(model)
     twin = copy.deepcopy(model)
     device = next(model.parameters()).device
     for name, mod in list(twin.named_modules()):
