@@ -221,13 +221,25 @@ def dequantize_nf4(q: NF4Tensor) -> torch.Tensor:
     if not isinstance(q, NF4Tensor):
         raise TypeError(f"dequantize_nf4 takes what quantize_nf4 returns (an NF4Tensor), got {type(q).__name__}")
     n = math.prod(q.shape)
-    codes = torch.stack([q.packed >> 4, q.packed & 0xF], dim=1).reshape(-1)[:n]  # (n,) unpack both nibbles
-    values = NF4_CODE.to(q.packed.device)[codes.long()]  # (n,) in [-1, 1]
+    values = _byte_table(q.packed.device)[q.packed.long()].reshape(-1)[:n]  # (n,) both nibbles of each byte, in [-1, 1]
     absmax = q.real_absmax()
     n_blocks = absmax.numel()
-    values = torch.nn.functional.pad(values, (0, n_blocks * q.blocksize - n)).view(n_blocks, q.blocksize)
-    out = (values * absmax[:, None]).reshape(-1)[:n]
+    if n_blocks * q.blocksize != n:  # a short last block: pad to whole blocks, cut after
+        values = torch.nn.functional.pad(values, (0, n_blocks * q.blocksize - n))
+    out = (values.view(n_blocks, q.blocksize) * absmax[:, None]).reshape(-1)[:n]
     return out.view(q.shape).to(q.dtype)
+
+
+_BYTE_TABLES: dict = {}
+
+
+def _byte_table(device) -> torch.Tensor:
+    """(256, 2): the two NF4 values a packed byte stands for (high nibble, low nibble) — one lookup per byte."""
+    key = str(device)
+    if key not in _BYTE_TABLES:
+        code = NF4_CODE.to(device)
+        _BYTE_TABLES[key] = torch.stack([code.repeat_interleave(16), code.repeat(16)], dim=1)
+    return _BYTE_TABLES[key]
 
 
 # ----------------------------------------------------------------------------- a frozen NF4 linear layer
