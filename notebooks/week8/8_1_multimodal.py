@@ -358,8 +358,8 @@ print(f"language model: course GPT, {sum(p.numel() for p in lm.parameters()):,} 
 
 # %% [markdown]
 # **Stage 1 (alignment)**: only the projector learns, on captions in the three languages. **Stage
-# 2 (instruction tuning)**: LoRA adapters (peft; week 5 builds them from scratch) on the LM's
-# attention join the projector, on captions and questions.
+# 2 (instruction tuning)**: LoRA adapters (week 5's `apply_lora`, proven equal to peft there) on
+# the LM's attention join the projector, on captions and questions.
 
 # %%
 from llmcourse.multimodal.vlm import TinyVLM, answer_matches, caption_attribute_accuracy, train_vlm_stage
@@ -371,10 +371,9 @@ captions = [(i, f"Caption ({l}):", c) for l in VLM_LANGS for i, c in enumerate(s
 stage1 = train_vlm_stage(vlm, captions, scenes.images, steps=VLM_STAGE1, batch=VLM_BATCH, lr=2e-3,
                          progress=not cfg.smoke, desc="stage 1: projector")
 
-import peft  # noqa: E402
+from llmcourse.finetuning import apply_lora  # noqa: E402
 
-vlm.lm = peft.get_peft_model(lm, peft.LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0,
-                                                 target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]))
+vlm.lm = apply_lora(lm, ["q_proj", "k_proj", "v_proj", "o_proj"], r=8, alpha=16)
 questions = [(i, f"Q: {q} A:", a) for l in VLM_LANGS for i, at in enumerate(scenes.attrs)
              for _, q, a in scene_questions(at["colour"], at["shape"], at["count"], at["side"], l)]
 stage2 = train_vlm_stage(vlm, captions + questions, scenes.images, steps=VLM_STAGE2, batch=VLM_BATCH, lr=2e-3,

@@ -37,23 +37,12 @@ def lora_finetune(model, tokenizer, texts: Sequence[str], steps: int, lr: float 
     """LoRA (rank r) on q/k/v/o projections, trained on `texts`; returns (model with adapters, stats)."""
     from tqdm.auto import tqdm
 
-    try:
-        from llmcourse.finetuning import apply_lora  # week 5's own LoRA, once it is there
-    except ImportError:
-        apply_lora = None
-    if apply_lora is not None:
-        model = apply_lora(model, r=r, alpha=2 * r, targets=("q_proj", "k_proj", "v_proj", "o_proj"))
-        how = "llmcourse.finetuning.apply_lora"
-    else:
-        from llmcourse.assets.registry import require
+    from llmcourse.finetuning import apply_lora  # week 5's LoRA, proven equal to peft
 
-        peft = require("peft", "peft")
-        config = peft.LoraConfig(r=r, lora_alpha=2 * r, lora_dropout=0.0,
-                                 target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
-        model = peft.get_peft_model(model, config)
-        how = "peft (until week 5's llmcourse.finetuning lands)"
     if not texts:
         raise ValueError("nothing to fine-tune on: no texts")
+    model = apply_lora(model, ["q_proj", "k_proj", "v_proj", "o_proj"], r=r, alpha=2 * r)
+    how = "llmcourse.finetuning.apply_lora"
     enc = [tokenizer(t, add_special_tokens=True).input_ids + [tokenizer.eos_token_id] for t in texts]
     rng = np.random.default_rng(seed)
     params = [p for p in model.parameters() if p.requires_grad]
