@@ -9,15 +9,12 @@
     translation     NLLB-200, the reference translator of notebook 3.3 (online)
 """
 
-<<<<<<< HEAD
-from llmcourse.inference.decoding import beam_search, eos_token_ids, greedy, sample, sequence_logprob
 from llmcourse.inference.batch_generate import generate_batch, left_pad
-from llmcourse.inference.generation_speed import (
-    gpt_step_times, hf_cache, hf_step_times, step_latencies, tokens_per_second,
-=======
 from llmcourse.inference.decoding import (
     beam_search, eos_token_ids, generate_with, greedy, sample, sequence_logprob, softmax,
->>>>>>> w1
+)
+from llmcourse.inference.generation_speed import (
+    gpt_step_times, hf_cache, hf_step_times, step_latencies, tokens_per_second,
 )
 from llmcourse.inference.kv_cache import (
     KVCache, attention_step, bytes_per_element, forward_cached, generate_cached, kv_cache_bytes, kv_cache_bytes_for,
@@ -31,15 +28,9 @@ from llmcourse.inference.translation import load_nllb, nllb_translate
 
 __all__ = [
     "GREEDY", "KVCache", "SamplingParams", "apply_repetition_penalty", "attention_step", "beam_search",
-    "bytes_per_element", "generate_batch", "gpt_step_times", "hf_cache", "hf_step_times", "left_pad",
-    "step_latencies", "tokens_per_second", "write_kv",
-    "check_generation_args", "check_logits", "eos_token_ids", "finish_eos", "forward_cached", "generate_cached",
-<<<<<<< HEAD
-    "greedy", "kv_cache_bytes", "kv_cache_bytes_for", "load_nllb", "measured_cache_bytes", "min_p_filter",
-    "nllb_translate", "process_logits", "sample", "sample_next", "sample_with", "sequence_logprob", "top_k_filter", "top_p_filter",
-=======
-    "generate_with",
-    "greedy", "kv_cache_bytes", "kv_cache_bytes_for", "measured_cache_bytes", "min_p_filter", "process_logits",
-    "sample", "sample_next", "sample_with", "sequence_logprob", "softmax", "top_k_filter", "top_p_filter",
->>>>>>> w1
+    "bytes_per_element", "check_generation_args", "check_logits", "eos_token_ids", "finish_eos", "forward_cached",
+    "generate_batch", "generate_cached", "generate_with", "gpt_step_times", "greedy", "hf_cache", "hf_step_times",
+    "kv_cache_bytes", "kv_cache_bytes_for", "left_pad", "load_nllb", "measured_cache_bytes", "min_p_filter",
+    "nllb_translate", "process_logits", "sample", "sample_next", "sample_with", "sequence_logprob", "softmax",
+    "step_latencies", "tokens_per_second", "top_k_filter", "top_p_filter", "write_kv",
 ]
