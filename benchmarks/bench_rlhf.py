@@ -20,10 +20,10 @@ STEPS, BATCH, LENGTH = 8, 16, 16
 
 @benchmark("rlhf")
 def run(b: Bench) -> None:
-    from llmcourse.alignment import PPOConfig, PPOTrainer, course_tokenizer_to_hf, language_prompts, language_reward, run_trl
+    from llmcourse.alignment import PPOConfig, PPOTrainer, language_prompts, language_reward, run_trl
     from llmcourse.models.course import course_gpt_config
     from llmcourse.models.gpt import GPT
-    from llmcourse.tokenization.course_tokenizer import train_course_tokenizer
+    from llmcourse.tokenization import course_tokenizer_to_hf, train_course_tokenizer
 
     torch.set_num_threads(1)
     tok = train_course_tokenizer(1024, chars_per_language=20_000)

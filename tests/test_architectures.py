@@ -19,7 +19,7 @@ from llmcourse.assets.registry import AssetError
 from llmcourse.assets.translation import KINDS, SPLITS, Pair, _all_pairs, split_of, translation_pairs
 from llmcourse.evaluation.bleu import clipped_ngram_stats, corpus_bleu, corpus_chrf, translation_scores
 from llmcourse.exercises.registry import run_exercise
-from llmcourse.inference.translation import load_nllb, nllb_translate
+from llmcourse.inference.translation import _nllb_code, load_nllb, nllb_translate
 from llmcourse.models.bert import BERT, BertConfig, fill_mask, mask_tokens, pair_batch, pair_segments
 from llmcourse.models.common import IGNORE, label_loss
 from llmcourse.models.prefix_lm import prefix_lm_batch, prefix_lm_translate
@@ -450,6 +450,11 @@ def test_nllb_translate_forces_the_target_language():
     gen = model.generate(**batch, forced_bos_token_id=vocab["ind_Latn"], max_new_tokens=3, do_sample=False)
     assert gen[0, 1].item() == vocab["ind_Latn"]  # what nllb_translate relies on
     assert nllb_translate([], model, tokenizer) == []
+    # the target by its course code: the language table gives NLLB's ("id" -> "ind_Latn"); NLLB codes pass through
+    by_code = nllb_translate(["two days", "days"], model, tokenizer, tgt_lang="id", max_new_tokens=3, batch_size=1)
+    assert by_code == out == nllb_translate(["two days", "days"], model, tokenizer, tgt_lang="ind_Latn",
+                                            max_new_tokens=3, batch_size=1)
+    assert _nllb_code("tl") == "tgl_Latn" and _nllb_code("fra_Latn") == "fra_Latn"
 
 
 def test_cross_attention_maps_are_distributions_over_real_source_tokens(tok):

@@ -206,3 +206,67 @@ def test_one_language_table_for_every_asset():
     assert multilingual.multilingual_sample("fil", 300) == multilingual.multilingual_sample("tl", 300)
     thai, english = multilingual.multilingual_sample("th", 2_000), multilingual.multilingual_sample("en", 2_000)
     assert thai.count(" ") * 3 < english.count(" ")  # spaces only between Thai sentences
+
+
+def test_language_table_codes_are_each_librarys_own():
+    """Every library code in the table is checked against that library, and finds its own entry back."""
+    from pathlib import Path
+
+    import espeakng_loader
+    import num2words
+    from langid.langid import LanguageIdentifier, model
+    from lingua import Language as Lingua
+
+    from llmcourse.languages import LANGUAGES, TABLE, language
+
+    langid_codes = set(LanguageIdentifier.from_modelstring(model).nb_classes)
+    espeak_dicts = {p.name.removesuffix("_dict") for p in Path(espeakng_loader.get_data_path()).glob("*_dict")}
+    for code, lang in TABLE.items():
+        assert lang.langid in langid_codes, code
+        lingua = getattr(Lingua, lang.lingua)  # an enum member of lingua's
+        assert lingua.iso_code_639_1.name.lower() == lang.langid, code
+        assert lingua.iso_code_639_3.name.lower() == lang.tesseract, code  # tesseract names its data by ISO 639-2
+        if lang.num2words is None:  # num2words really lacks it (under every code; "fil" would fall back to "fi")
+            assert not {lang.code, lang.cldr, lang.iso639_3} & set(num2words.CONVERTER_CLASSES), code
+        else:
+            assert lang.num2words in num2words.CONVERTER_CLASSES, code
+        if lang.espeak is None:  # espeak-ng ships no dictionary for it
+            assert not {lang.code, lang.cldr, lang.iso639_3} & espeak_dicts, code
+        else:
+            assert lang.espeak.split("-")[0] in espeak_dicts, code
+        for other in (lang.langid, lang.lingua, lang.tesseract, lang.num2words, lang.espeak):
+            assert other is None or language(other) is lang, (code, other)  # no code names two languages
+    assert [c for c in LANGUAGES if language(c).reduplicates] == ["id", "ms", "tl"]  # "anak-anak", "araw-araw"
+
+
+def test_modules_take_their_languages_from_the_table():
+    """The lists modules used to type by hand now come from the table, with the same values."""
+    from llmcourse.alignment import TASK_LANGS
+    from llmcourse.assets import rag_corpus, scenes, speech, translation
+    from llmcourse.data import cleaning, fineweb, ocr
+    from llmcourse.data.langid import detect_language
+    from llmcourse.embeddings import mteb_tasks
+    from llmcourse.multimodal.fusion import FUSION_LANGS, number_words
+
+    assert (translation.NLLB_SRC, translation.NLLB_TGT) == ("eng_Latn", "ind_Latn")
+    assert FUSION_LANGS == ("en", "id", "th", "vi") and number_words("vi")[7] == "bảy"
+    assert speech.ESPEAK_VOICES == {"en": "en-us", "id": "id", "ms": "ms", "th": "th", "vi": "vi", "ta": "ta"}
+    assert fineweb.SEA == ("id", "ms", "th", "vi", "tl", "ta")
+    assert TASK_LANGS == {"en": "English", "id": "Indonesian", "th": "Thai", "vi": "Vietnamese", "ta": "Tamil"}
+    assert rag_corpus.CARD_LANGS == ("en", "id", "th", "vi") and scenes.LANGS == ("en", "id", "th")
+    assert cleaning.UNSPACED == {"th"} and cleaning.REDUPLICATING == {"id", "ms", "tl"}
+    assert cleaning.THAI.match("ก") and not cleaning.THAI.match("a")
+    assert ocr.ENGINES == {"en": ("rapidocr", "eng"), "id": ("tesseract", "ind"), "ms": ("tesseract", "ind"),
+                           "th": ("tesseract", "tha")}
+    assert mteb_tasks.ENG == "eng"
+    # the detectors answer in course codes, whichever library asked
+    for engine in ("langid", "lingua"):
+        assert detect_language("Magandang umaga po sa inyong lahat, mga kaibigan", engine)[0] == "tl", engine
+    with pytest.raises(ValueError, match="no detector mapping"):
+        detect_language("hello", langs=("en", "fil"))
+    with pytest.raises(ValueError, match="Tagalog"):
+        speech.speak("isa", "tl")  # espeak-ng has no Tagalog voice: said so, before espeak is asked
+    with pytest.raises(ValueError, match="Tagalog"):
+        rag_corpus.country_facts("PH", "xx")
+    with pytest.raises(ValueError, match="described in en"):
+        scenes.scene_caption("red", "circle", 1, "left", "vi")

@@ -58,16 +58,3 @@ def test_answer_metrics_follow_squad():
     assert citation_precision([1, 2], chunks, ["Laotian Kip"]) == 0.5
     assert citation_precision([], chunks, ["x"]) is None
     assert citation_precision([7], chunks, ["Laotian Kip"]) == 0.0  # a source that does not exist
-
-
-def test_course_tokenizer_converts_to_hugging_face_with_equal_ids():
-    from llmcourse.alignment import course_tokenizer_to_hf
-    from llmcourse.tokenization.course_tokenizer import train_course_tokenizer
-
-    tok = train_course_tokenizer(300, chars_per_language=3000)
-    hf = course_tokenizer_to_hf(tok)
-    for text in ["Hello, world!  ok", "สวัสดีครับ ภาษาไทย", "Xin chào 123\n\tend", "tujuh<|endoftext|>"]:
-        ids = hf(text, add_special_tokens=False)["input_ids"]
-        assert ids == tok.encode(text, allowed_special="all"), text
-        assert hf.decode(ids) == text
-    assert hf.eos_token_id == tok.special_tokens["<|endoftext|>"]

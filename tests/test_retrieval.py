@@ -90,6 +90,52 @@ def test_ivf_all_lists_equals_exact_and_recall_tracks_faiss(data, metric):
         assert (i == fi).mean() > 0.99 and np.allclose(s[same], fs[same], rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("metric", ["l2", "ip"])
+def test_ivf_blocks_and_short_lists_equal_faiss(data, metric, monkeypatch):
+    import llmcourse.retrieval.ivf as ivf_module
+
+    x, q = data
+    x = x[:400]  # 64 lists of about 6 vectors: k=20 outgrows one list (faiss answers -1 there)
+    ours = IVFIndex(24, nlist=64, nprobe=1, metric=metric)
+    ours.add(x)
+    quant = faiss.IndexFlatIP(24) if metric == "ip" else faiss.IndexFlatL2(24)
+    quant.add(ours.centroids)
+    ref = faiss.IndexIVFFlat(quant, 24, 64, faiss.METRIC_INNER_PRODUCT if metric == "ip" else faiss.METRIC_L2)
+    ref.train(x)
+    ref.add(x)
+    for nprobe in (1, 3, 64):
+        ours.nprobe, ref.nprobe = nprobe, nprobe
+        whole = ours.search(q, 20)
+        monkeypatch.setattr(ivf_module, "CANDIDATES_PER_BLOCK", 50)  # a block of one or two queries
+        s, i = ours.search(q, 20)
+        monkeypatch.undo()
+        assert np.array_equal(i, whole[1]) and np.allclose(s, whole[0], rtol=1e-5, atol=1e-5)
+        fs, fi = ref.search(q, 20)
+        assert np.array_equal(i < 0, fi < 0), nprobe  # the same short lists
+        same = (i == fi) & (i >= 0)
+        assert same.sum() >= 0.99 * (fi >= 0).sum() and np.allclose(s[same], fs[same], rtol=1e-4, atol=1e-3)
+        assert np.all(np.isinf(s[i < 0])) if metric == "l2" else np.all(s[i < 0] == -np.inf)
+
+
+@pytest.mark.parametrize("largest", [False, True])
+def test_topk_equals_a_stable_full_sort(largest):
+    from llmcourse.retrieval.flat import topk
+
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        rows, n = int(rng.integers(1, 6)), int(rng.integers(1, 40))
+        k = int(rng.integers(1, n + 1))
+        if trial % 2:  # small integers: many ties, also on the k-th value
+            scores = rng.integers(-3, 4, size=(rows, n)).astype(np.float32)
+        else:
+            scores = rng.standard_normal((rows, n)).astype(np.float32)
+        scores[:, rng.integers(n)] = -np.inf if largest else np.inf  # padding, as IVF uses it
+        s, cols = topk(scores, k, largest)
+        expected = np.argsort(-scores if largest else scores, axis=1, kind="stable")[:, :k]  # ties: lower column
+        assert np.array_equal(cols, expected), (scores, k)
+        assert np.array_equal(s, np.take_along_axis(scores, expected, axis=1))
+
+
 def test_ivf_adds_in_batches_keep_ids(data):
     x, q = data
     one = IVFIndex(24, nlist=16, nprobe=16)

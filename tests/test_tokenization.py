@@ -367,6 +367,23 @@ def test_hf_gpt2_tokenizer_offline_equals_tiktoken(corpus):
         assert hf.encode(text) == enc.encode(text), lang
 
 
+def test_course_tokenizer_converts_to_hugging_face_with_equal_ids(corpus, tiktoken_tokenizers):
+    from llmcourse.tokenization import course_tokenizer_to_hf
+    from llmcourse.tokenization.course_tokenizer import train_course_tokenizer
+
+    tok = train_course_tokenizer(300, chars_per_language=3000)
+    hf = course_tokenizer_to_hf(tok)
+    texts = ["Hello, world!  ok", "สวัสดีครับ ภาษาไทย", "Xin chào 123\n\tend", "tujuh<|endoftext|>", *corpus.values()]
+    for text in texts:
+        ids = hf(text, add_special_tokens=False)["input_ids"]
+        assert ids == tok.encode(text, allowed_special="all"), text[:40]
+        assert hf.decode(ids) == text
+    assert hf.eos_token_id == tok.special_tokens["<|endoftext|>"]
+    assert hf.pad_token_id == tok.special_tokens["<|pad|>"]
+    with pytest.raises(ValueError, match="ids 0..255"):  # tiktoken's byte order is not the course's
+        course_tokenizer_to_hf(tiktoken_tokenizers["gpt2"])
+
+
 # ----------------------------------------------------------------------------- comparisons
 
 def test_sentencepiece_and_hf_bpe_round_trip_and_fertility(corpus):

@@ -312,7 +312,8 @@ cfg.say(f"Against the reward model, PPO raised its score from {rm_before:.2f} to
 # value head.
 
 # %%
-from llmcourse.alignment import course_tokenizer_to_hf, run_trl
+from llmcourse.alignment import run_trl
+from llmcourse.tokenization import course_tokenizer_to_hf
 
 hf_tok = course_tokenizer_to_hf(tok)
 probe = "Thai: สวัสดีครับ, Xin chào!"

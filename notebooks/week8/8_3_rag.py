@@ -456,9 +456,9 @@ from llmcourse.retrieval import build_prompt, closed_book_prompt
 from llmcourse.retrieval.compare import evaluate_answers, generate_answer, lora_finetune
 
 if LM_NAME == "course-gpt":  # the course GPT as a Hugging Face Llama with its tokenizer converted (equal ids)
-    from llmcourse.alignment import course_tokenizer_to_hf
     from llmcourse.assets.artifacts import load_artifact
     from llmcourse.models.course import reference_pretrained_gpt
+    from llmcourse.tokenization import course_tokenizer_to_hf
 
     small = load_artifact("course-gpt-pretrained", fallback=reference_pretrained_gpt)
     lm, lm_tok = small["model"].to_hf(), course_tokenizer_to_hf(small["tokenizer"])

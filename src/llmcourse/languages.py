@@ -3,12 +3,17 @@
 English and six languages of Southeast Asia. Every library spells them its own way: Babel
 (the Unicode CLDR) files Tagalog under Filipino ("fil"), wordfreq has no Thai, MTEB and
 NLLB use ISO 639-3 plus the script ("tgl-Latn", "tgl_Latn"), Malay in ISO 639-3 is "zsm"
-(Standard Malay). Everything that needs a language (the multilingual sample, the names of
-makemore, the tokenizer comparison, the embedding tasks, translation) looks it up here:
+(Standard Malay), lingua names an enum member ("TAGALOG"), tesseract's language data goes
+by ISO 639-2 ("msa"), num2words spells numbers in four of the seven, espeak-ng speaks all
+but Tagalog. Everything that needs a language (the multilingual sample, the names of
+makemore, the tokenizer comparison, the embedding tasks, translation, language ID, OCR,
+speech, the RL task of 8.2) looks it up here:
 
     >>> from llmcourse.languages import LANGUAGES, language
     >>> language("th").script, language("th").spaced, language("tl").cldr
     ('Thai', False, 'fil')
+    >>> [c for c in LANGUAGES if language(c).num2words]
+    ['en', 'id', 'th', 'vi']
 
 `language()` also accepts the other libraries' codes ("fil", "tgl", "tha_Thai"...) and
 returns the course's entry, so a code read from a data set finds its language.
@@ -34,6 +39,12 @@ class Language:
     faker: tuple[str, ...]  # Faker locales, the first one for running text
     mteb: str  # MTEB language code, ISO 639-3 + script
     nllb: str  # NLLB / FLORES-200 code
+    langid: str  # langid.py's code (ISO 639-1)
+    lingua: str  # the member of lingua's `Language` enum
+    tesseract: str  # tesseract's language data (ISO 639-2; Debian package tesseract-ocr-<code>)
+    num2words: str | None  # num2words' language (None: it cannot spell numbers in this one)
+    espeak: str | None  # espeak-ng's voice (None: espeak-ng has no voice for it)
+    reduplicates: bool  # plural by repetition with a hyphen, "anak-anak": a line-end hyphen may belong to the word
 
     @property
     def iso639_3(self) -> str:
@@ -41,13 +52,20 @@ class Language:
 
 
 TABLE: dict[str, Language] = {lang.code: lang for lang in (
-    Language("en", "English", "Latn", True, "en", "en", ("en_US", "en", "en_GB"), "eng-Latn", "eng_Latn"),
-    Language("id", "Indonesian", "Latn", True, "id", "id", ("id_ID",), "ind-Latn", "ind_Latn"),
-    Language("ms", "Malay", "Latn", True, "ms", "ms", ("en_MS",), "zsm-Latn", "zsm_Latn"),
-    Language("th", "Thai", "Thai", False, "th", None, ("th_TH",), "tha-Thai", "tha_Thai"),
-    Language("vi", "Vietnamese", "Latn", True, "vi", "vi", ("vi_VN",), "vie-Latn", "vie_Latn"),
-    Language("tl", "Tagalog", "Latn", True, "fil", "fil", ("fil_PH",), "tgl-Latn", "tgl_Latn"),
-    Language("ta", "Tamil", "Taml", True, "ta", "ta", ("ta_IN",), "tam-Taml", "tam_Taml"),
+    Language("en", "English", "Latn", True, "en", "en", ("en_US", "en", "en_GB"), "eng-Latn", "eng_Latn",
+             langid="en", lingua="ENGLISH", tesseract="eng", num2words="en", espeak="en-us", reduplicates=False),
+    Language("id", "Indonesian", "Latn", True, "id", "id", ("id_ID",), "ind-Latn", "ind_Latn",
+             langid="id", lingua="INDONESIAN", tesseract="ind", num2words="id", espeak="id", reduplicates=True),
+    Language("ms", "Malay", "Latn", True, "ms", "ms", ("en_MS",), "zsm-Latn", "zsm_Latn",
+             langid="ms", lingua="MALAY", tesseract="msa", num2words=None, espeak="ms", reduplicates=True),
+    Language("th", "Thai", "Thai", False, "th", None, ("th_TH",), "tha-Thai", "tha_Thai",
+             langid="th", lingua="THAI", tesseract="tha", num2words="th", espeak="th", reduplicates=False),
+    Language("vi", "Vietnamese", "Latn", True, "vi", "vi", ("vi_VN",), "vie-Latn", "vie_Latn",
+             langid="vi", lingua="VIETNAMESE", tesseract="vie", num2words="vi", espeak="vi", reduplicates=False),
+    Language("tl", "Tagalog", "Latn", True, "fil", "fil", ("fil_PH",), "tgl-Latn", "tgl_Latn",
+             langid="tl", lingua="TAGALOG", tesseract="tgl", num2words=None, espeak=None, reduplicates=True),
+    Language("ta", "Tamil", "Taml", True, "ta", "ta", ("ta_IN",), "tam-Taml", "tam_Taml",
+             langid="ta", lingua="TAMIL", tesseract="tam", num2words=None, espeak="ta", reduplicates=False),
 )}
 
 LANGUAGES: tuple[str, ...] = tuple(TABLE)  # course order: English first, then the region
@@ -58,7 +76,8 @@ _BLOCKS: dict[str, tuple[int, int]] = {"Thai": (0x0E00, 0x0E7F), "Taml": (0x0B80
 # every other spelling of a course language -> its course code
 _ALIASES: dict[str, str] = {}
 for _lang in TABLE.values():
-    for _other in (_lang.cldr, _lang.wordfreq, _lang.mteb, _lang.nllb, _lang.iso639_3, *_lang.faker):
+    for _other in (_lang.cldr, _lang.wordfreq, _lang.mteb, _lang.nllb, _lang.iso639_3, *_lang.faker, _lang.langid,
+                   _lang.lingua, _lang.tesseract, _lang.num2words, _lang.espeak):
         if _other and _other not in TABLE:
             _ALIASES.setdefault(_other, _lang.code)
 

@@ -27,12 +27,12 @@ from llmcourse.alignment.reward import (
     RewardModel, bradley_terry_loss, encode_pairs, preference_accuracy, reference_reward_model, reward_batches,
     train_reward_model,
 )
-from llmcourse.alignment.trl_runs import course_tokenizer_to_hf, run_trl
+from llmcourse.alignment.trl_runs import run_trl
 
 __all__ = [
     "AdaptiveKLController", "PPOConfig", "PPOTrainer", "PolicyWithValue", "PreferencePair", "RewardModel",
     "TASK_LANGS", "TaskRewardModel", "bradley_terry_loss", "clipped_surrogate", "compute_gae",
-    "course_tokenizer_to_hf", "distinct_ratio", "dpo_loss", "dpo_loss_fn", "encode_dpo_pairs", "encode_pairs",
+    "distinct_ratio", "dpo_loss", "dpo_loss_fn", "encode_dpo_pairs", "encode_pairs",
     "kl_k1", "kl_k2", "kl_k3", "language_preference_pairs", "language_prompts", "language_reward",
     "pairwise_accuracy", "preference_accuracy", "preference_pairs", "reference_reward_model", "response_logprobs",
     "reward_batches", "run_trl", "sequence_kl", "sequence_logps", "train_dpo", "train_reward_model",

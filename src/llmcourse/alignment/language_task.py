@@ -16,7 +16,6 @@ saw degenerate text, so nothing stops it from liking some; `true_quality` (right
 from __future__ import annotations
 
 import copy
-import functools
 from typing import Sequence
 
 import numpy as np
@@ -26,26 +25,18 @@ from torch import nn
 
 from llmcourse.alignment.reward import bradley_terry_loss
 from llmcourse.alignment.ppo import PolicyWithValue, forward_lm
+from llmcourse.data.langid import language_probabilities
+from llmcourse.languages import language_names
 
 __all__ = ["TASK_LANGS", "TaskRewardModel", "distinct_ratio", "language_preference_pairs", "language_prompts",
            "language_reward", "pairwise_accuracy", "train_task_reward_model", "true_quality"]
 
-TASK_LANGS = {"en": "English", "id": "Indonesian", "th": "Thai", "vi": "Vietnamese", "ta": "Tamil"}
+TASK_LANGS = language_names(("en", "id", "th", "vi", "ta"))
 
 
 def language_prompts() -> list[tuple[str, str]]:
     """(prompt, language code) pairs: "Thai:" asks for Thai."""
     return [(f"{name}:", code) for code, name in TASK_LANGS.items()]
-
-
-@functools.lru_cache(maxsize=1)
-def _identifier():
-    from llmcourse.assets.registry import require
-
-    langid = require("langid.langid", "langid")
-    ident = langid.LanguageIdentifier.from_modelstring(langid.model, norm_probs=True)
-    ident.set_languages(list(TASK_LANGS))
-    return ident
 
 
 def language_probability(text: str, lang: str) -> float:
@@ -54,8 +45,7 @@ def language_probability(text: str, lang: str) -> float:
         raise ValueError(f"unknown task language {lang!r}; use one of {list(TASK_LANGS)}")
     if not text.strip():
         return 0.0
-    probs = dict(_identifier().rank(text))
-    return float(probs.get(lang, 0.0))
+    return language_probabilities(text, tuple(TASK_LANGS))[lang]
 
 
 def language_reward(texts: Sequence[str], langs: Sequence[str]) -> list[float]:

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from llmcourse.assets.registry import Asset, register, require
+from llmcourse.languages import language
 
 __all__ = ["CARD_LANGS", "COUNTRIES", "QA", "country_cards", "country_facts", "edited_cards", "rag_questions",
            "wiki_documents"]
 
-CARD_LANGS = ("en", "id", "th", "vi")
 COUNTRIES = ("TH", "ID", "VN", "MY", "PH", "SG", "KH", "LA", "MM", "BN", "TL", "JP", "KR", "CN", "IN", "AU", "NZ",
              "FR", "DE", "GB", "US", "BR", "MX", "EG", "KE", "ZA", "AE", "TR", "RU", "CA")
 TEMPLATES = {
@@ -42,6 +42,7 @@ TEMPLATES = {
     "vi": "{name}. Đơn vị tiền tệ của {name} là {currency} ({code}). Ngôn ngữ chính thức của {name}: {langs}. "
           "Ở {name}, tuần bắt đầu vào {day}.",
 }
+CARD_LANGS = tuple(TEMPLATES)  # ("en", "id", "th", "vi"): course languages (CLDR locales from the language table)
 QUESTION_TEMPLATES = {  # (fine-tuning phrasing, held-out phrasing)
     "currency": {"en": ("What is the currency of {name}?", "Which money do people pay with in {name}?"),
                  "id": ("Apa mata uang {name}?", "Uang apa yang dipakai di {name}?")},
@@ -53,17 +54,19 @@ QUESTION_TEMPLATES = {  # (fine-tuning phrasing, held-out phrasing)
 
 
 def country_facts(code: str, lang: str = "en") -> dict:
-    """CLDR facts of a country in `lang`: name, currency name and ISO code, official languages, first weekday."""
+    """CLDR facts of a country in course language `lang`: name, currency name and ISO code, official
+    languages, first weekday."""
     babel = require("babel", "babel")
     from babel.languages import get_official_languages
     from babel.numbers import get_currency_name, get_territory_currencies
 
-    loc = babel.Locale.parse(lang)
+    locale = language(lang).cldr  # Babel's locale ("fil" for Tagalog)
+    loc = babel.Locale.parse(locale)
     currency = get_territory_currencies(code, tender=True)[0]
     langs = [loc.languages.get(l.split("_")[0], l) for l in get_official_languages(code)] or \
             [loc.languages.get(str(babel.Locale.parse(f"und_{code}").language), "?")]
     first = babel.Locale.parse(f"und_{code}").first_week_day
-    return {"code": code, "name": loc.territories[code], "currency": get_currency_name(currency, locale=lang),
+    return {"code": code, "name": loc.territories[code], "currency": get_currency_name(currency, locale=locale),
             "currency_code": currency, "langs": ", ".join(dict.fromkeys(langs)),
             "day": loc.days["format"]["wide"][first]}
 

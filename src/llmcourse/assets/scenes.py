@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from llmcourse.assets.registry import Asset, register, require
+from llmcourse.languages import language_names
 
 __all__ = ["COLOURS", "LANGS", "SCENE_SIZE", "SHAPES", "Scenes", "image_to_tensor", "make_scenes", "render_scene",
            "scene_caption", "scene_questions"]
 
 SCENE_SIZE = 32
-LANGS = ("en", "id", "th")
 COLOURS = {"red": (220, 40, 30), "green": (30, 180, 60), "blue": (40, 80, 240), "yellow": (240, 210, 30)}
 SHAPES = ("circle", "square", "triangle")
 SIDES = ("left", "right")
@@ -38,6 +38,7 @@ WORDS = {
     "th": {"red": "แดง", "green": "เขียว", "blue": "น้ำเงิน", "yellow": "เหลือง", "circle": "วงกลม",
            "square": "สี่เหลี่ยม", "triangle": "สามเหลี่ยม", 1: "หนึ่ง", 2: "สอง", 3: "สาม", "left": "ซ้าย", "right": "ขวา"},
 }
+LANGS = tuple(WORDS)  # ("en", "id", "th"): course languages, by their codes in the language table
 QUESTIONS = {
     "en": {"colour": "What colour are the shapes?", "shape": "What shape are they?", "count": "How many shapes?",
            "side": "Which side are they on?"},
@@ -47,9 +48,16 @@ QUESTIONS = {
 }
 
 
+def _words(lang: str) -> dict:
+    if lang not in WORDS:
+        known = ", ".join(f"{code} ({name})" for code, name in language_names(LANGS).items())
+        raise ValueError(f"scenes are described in {known}, not {lang!r}")
+    return WORDS[lang]
+
+
 def scene_caption(colour: str, shape: str, count: int, side: str, lang: str = "en") -> str:
     """The caption of a scene in `lang` (en, id, th)."""
-    w = WORDS[lang]
+    w = _words(lang)
     if lang == "en":
         noun = w[shape] + ("s" if count > 1 else "")
         return f"{w[count]} {w[colour]} {noun} on the {w[side]}"
@@ -60,7 +68,7 @@ def scene_caption(colour: str, shape: str, count: int, side: str, lang: str = "e
 
 def scene_questions(colour: str, shape: str, count: int, side: str, lang: str = "en") -> list[tuple[str, str, str]]:
     """(kind, question, one-word answer) for the four questions about a scene, in `lang`."""
-    w = WORDS[lang]
+    w = _words(lang)
     answers = {"colour": w[colour], "shape": w[shape], "count": w[count], "side": w[side]}
     return [(kind, QUESTIONS[lang][kind], answers[kind]) for kind in ("colour", "shape", "count", "side")]
 

@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from llmcourse.assets.registry import Asset, AssetError, asset_dir, build_verified, register, require, verify_folder
+from llmcourse.languages import LANGUAGES, language
 
 __all__ = ["ESPEAK_VOICES", "VARIANTS", "speak", "whisper_base_dir"]
 
-# course language -> espeak-ng voice
-ESPEAK_VOICES = {"en": "en-us", "id": "id", "ms": "ms", "th": "th", "vi": "vi", "ta": "ta", "my": "my"}
+# course language -> espeak-ng voice, from the language table (espeak-ng has no Tagalog voice)
+ESPEAK_VOICES = {code: language(code).espeak for code in LANGUAGES if language(code).espeak}
 VARIANTS = ("m1", "m3", "m7", "f1", "f2", "f4")  # a few distinct timbres
 SAMPLE_RATE = 22050
 
@@ -66,9 +67,21 @@ def _library():
     return lib
 
 
+def _voice(lang: str) -> str:
+    """The espeak-ng voice of a course language (by any of its codes); anything else is taken as a voice name."""
+    try:
+        entry = language(lang)
+    except ValueError:
+        return lang  # a voice of one of espeak-ng's 100+ languages ("my" for Burmese, "en-gb")
+    if entry.espeak is None:
+        raise ValueError(f"espeak-ng has no voice for {entry.name}; course languages it speaks: "
+                         f"{', '.join(ESPEAK_VOICES)}")
+    return entry.espeak
+
+
 def speak(text: str, lang: str = "en", variant: str | None = None, speed: int = 160,
           pitch: int = 50) -> tuple[np.ndarray, int]:
-    """Synthesise `text` in language `lang` (a course code or an espeak voice): (float32 samples, 22050).
+    """Synthesise `text` in language `lang` (a course language or an espeak-ng voice): (float32 samples, 22050).
 
     variant: a timbre ("m1".."m7", "f1".."f5") or None; speed in words per minute (80-450);
     pitch 0-99. An unknown voice or empty text is a clear error.
@@ -77,7 +90,7 @@ def speak(text: str, lang: str = "en", variant: str | None = None, speed: int = 
         raise ValueError("nothing to say: text is empty")
     if not 80 <= speed <= 450 or not 0 <= pitch <= 99:
         raise ValueError(f"speed must be 80-450 words per minute and pitch 0-99, got {speed}, {pitch}")
-    voice = ESPEAK_VOICES.get(lang, lang) + (f"+{variant}" if variant else "")
+    voice = _voice(lang) + (f"+{variant}" if variant else "")
     with _LOCK:
         lib = _library()
         if lib.espeak_SetVoiceByName(voice.encode()) != 0:

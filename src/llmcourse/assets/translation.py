@@ -36,6 +36,7 @@ from typing import Iterable, Sequence
 
 from llmcourse.assets.registry import Asset, AssetError, asset_dir, build_verified, register, require
 from llmcourse.config import hub_online
+from llmcourse.languages import language
 
 __all__ = ["KINDS", "NLLB_ID", "NLLB_SRC", "NLLB_TGT", "Pair", "SPLITS", "corpus_versions", "prepare_tsv",
            "split_of", "translation_pairs"]
@@ -43,8 +44,9 @@ __all__ = ["KINDS", "NLLB_ID", "NLLB_SRC", "NLLB_TGT", "Pair", "SPLITS", "corpus
 SPLITS = ("train", "dev", "test")
 KINDS = ("number", "ordinal", "quantity", "date", "country", "language", "locale")
 SEED = 20240503
+SOURCE, TARGET = language("en"), language("id")  # each library's code for the two sides comes from the table
 NLLB_ID = "facebook/nllb-200-distilled-600M"
-NLLB_SRC, NLLB_TGT = "eng_Latn", "ind_Latn"
+NLLB_SRC, NLLB_TGT = SOURCE.nllb, TARGET.nllb  # "eng_Latn", "ind_Latn"
 
 
 @dataclass(frozen=True)
@@ -69,9 +71,9 @@ def _numbers(rng: random.Random) -> Iterable[Pair]:
     n2w = require("num2words").num2words
     values = sorted(set(range(200)) | {rng.randrange(200, 1_000_000) for _ in range(2500)})
     for n in values:
-        yield Pair(n2w(n, lang="en"), n2w(n, lang="id"), "number")
+        yield Pair(n2w(n, lang=SOURCE.num2words), n2w(n, lang=TARGET.num2words), "number")
     for n in range(1, 101):
-        yield Pair(n2w(n, lang="en", to="ordinal"), n2w(n, lang="id", to="ordinal"), "ordinal")
+        yield Pair(n2w(n, lang=SOURCE.num2words, to="ordinal"), n2w(n, lang=TARGET.num2words, to="ordinal"), "ordinal")
 
 
 def _quantities(rng: random.Random) -> Iterable[Pair]:
@@ -80,11 +82,11 @@ def _quantities(rng: random.Random) -> Iterable[Pair]:
     units = require("babel.units", "babel")
     for unit in UNITS:
         for n in sorted({1, 2, 3} | {rng.randrange(1, 1000) for _ in range(40)}):
-            en = units.format_unit(n, unit, length="long", locale="en")
-            id_ = units.format_unit(n, unit, length="long", locale="id")
+            en = units.format_unit(n, unit, length="long", locale=SOURCE.cldr)
+            id_ = units.format_unit(n, unit, length="long", locale=TARGET.cldr)
             digits_en, digits_id = f"{n:,}", f"{n:,}".replace(",", ".")  # n < 1000: no separator
-            yield Pair(en.replace(digits_en, n2w(n, lang="en"), 1),
-                       id_.replace(digits_id, n2w(n, lang="id"), 1), "quantity")
+            yield Pair(en.replace(digits_en, n2w(n, lang=SOURCE.num2words), 1),
+                       id_.replace(digits_id, n2w(n, lang=TARGET.num2words), 1), "quantity")
 
 
 def _dates(rng: random.Random) -> Iterable[Pair]:
@@ -94,12 +96,13 @@ def _dates(rng: random.Random) -> Iterable[Pair]:
     for i, offset in enumerate(days):
         day = start + datetime.timedelta(days=offset)
         style = "full" if i % 3 == 0 else "long"  # "Friday, March 5, 2021" or "March 5, 2021"
-        yield Pair(dates.format_date(day, style, locale="en"), dates.format_date(day, style, locale="id"), "date")
+        yield Pair(dates.format_date(day, style, locale=SOURCE.cldr), dates.format_date(day, style, locale=TARGET.cldr),
+                   "date")
 
 
 def _names() -> Iterable[Pair]:
     babel = require("babel")
-    en, id_ = babel.Locale("en"), babel.Locale("id")
+    en, id_ = babel.Locale(SOURCE.cldr), babel.Locale(TARGET.cldr)
     for code, name in en.territories.items():
         if code in id_.territories:
             yield Pair(name, id_.territories[code], "country")
@@ -109,7 +112,7 @@ def _names() -> Iterable[Pair]:
     for ident in babel.localedata.locale_identifiers():  # "French (Canada)" / "Prancis (Kanada)"
         loc = babel.Locale.parse(ident)
         if loc.territory or loc.script:
-            en_name, id_name = loc.get_display_name("en"), loc.get_display_name("id")
+            en_name, id_name = loc.get_display_name(SOURCE.cldr), loc.get_display_name(TARGET.cldr)
             if en_name and id_name:
                 yield Pair(en_name, id_name, "locale")
 

@@ -31,13 +31,17 @@ import unicodedata
 from collections import Counter
 from typing import Callable
 
+from llmcourse.languages import LANGUAGES, language, script_block
+
 __all__ = ["CLEANING_STEPS", "clean_ocr", "dehyphenate", "fix_whitespace", "guess_script", "is_page_number",
            "normalize_unicode", "strip_page_furniture", "unwrap_lines"]
 
 PAGE_BREAK = "\f"  # form feed: tesseract ends every page with it, and so do our OCR pages
-THAI = re.compile(r"[\u0e00-\u0e7f]")
-UNSPACED = {"th"}  # scripts written without spaces between words
-REDUPLICATING = {"id", "ms", "tl"}  # "anak-anak", "orang-orang": a hyphen that belongs to the word
+# from the language table: the Thai block, the languages written without spaces between words
+# (Thai), those whose plurals repeat a word with a hyphen ("anak-anak": Indonesian, Malay, Tagalog)
+THAI = re.compile("[{}-{}]".format(*map(chr, script_block("th"))))  # [\u0e00-\u0e7f]
+UNSPACED = {code for code in LANGUAGES if not language(code).spaced}
+REDUPLICATING = {code for code in LANGUAGES if language(code).reduplicates}
 
 # a line that is only a page number: "12", "- 12 -", "Page 12", "Halaman 12", "หน้า 12", "xiv"
 _PAGE_NUMBER = re.compile(r"^[\W_]*(?:page|p\.|hal(?:aman)?\.?|hlm\.?|muka surat|หน้า)?\s*"

@@ -22,10 +22,12 @@ import random
 import uuid
 from typing import Iterator
 
+from llmcourse.languages import LANGUAGES
+
 __all__ = ["FINEWEB_COLUMNS", "offline_web_rows", "read_parquet_rows", "stream_fineweb", "write_parquet_rows"]
 
 FINEWEB_COLUMNS = ("text", "id", "dump", "url", "date", "file_path", "language", "language_score", "token_count")
-SEA = ("id", "ms", "th", "vi", "tl", "ta")
+SEA = tuple(code for code in LANGUAGES if code != "en")  # the course's six Southeast Asian languages
 _DOMAINS = {"prose": "shakespeare-online.example", "id": "berita.example.id", "ms": "akhbar.example.my",
             "th": "khao.example.co.th", "vi": "tintuc.example.vn", "tl": "balita.example.ph", "ta": "seithi.example.in"}
 

@@ -28,7 +28,9 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["CharNgramLangID", "char_ngrams", "detect_language", "nb_fit"]
+from llmcourse.languages import LANGUAGES, language
+
+__all__ = ["CharNgramLangID", "char_ngrams", "detect_language", "language_probabilities", "nb_fit"]
 
 _WS = re.compile(r"\s\s+")
 
@@ -102,38 +104,47 @@ class CharNgramLangID:
 
 
 # ----------------------------------------------------------------------------- real detectors
-_LINGUA_NAMES = {"en": "ENGLISH", "id": "INDONESIAN", "ms": "MALAY", "th": "THAI", "vi": "VIETNAMESE",
-                 "tl": "TAGALOG", "ta": "TAMIL"}
+# each detector's name for a course language comes from the language table (lingua: an enum
+# member, "TAGALOG"; langid: an ISO 639-1 code, "tl")
 
 
 @lru_cache(maxsize=8)
 def _lingua(langs: tuple[str, ...]):
     from lingua import Language, LanguageDetectorBuilder
 
-    return LanguageDetectorBuilder.from_languages(*[getattr(Language, _LINGUA_NAMES[c]) for c in langs]).build()
+    return LanguageDetectorBuilder.from_languages(*[getattr(Language, language(c).lingua) for c in langs]).build()
 
 
 @lru_cache(maxsize=8)
 def _langid(langs: tuple[str, ...]):
-    from langid.langid import LanguageIdentifier, model
+    from llmcourse.assets.registry import require
 
-    ident = LanguageIdentifier.from_modelstring(model, norm_probs=True)
-    ident.set_languages(list(langs))
+    langid = require("langid.langid", "langid")
+    ident = langid.LanguageIdentifier.from_modelstring(langid.model, norm_probs=True)
+    ident.set_languages([language(c).langid for c in langs])
     return ident
 
 
-def detect_language(text: str, engine: str = "langid", langs: tuple[str, ...] = tuple(_LINGUA_NAMES)
-                    ) -> tuple[str, float]:
-    """(language code, confidence in [0, 1]) from `lingua` or `langid`, choosing among `langs`."""
-    unknown = set(langs) - set(_LINGUA_NAMES)
+def _check_langs(langs: tuple[str, ...]) -> None:
+    unknown = [c for c in langs if c not in LANGUAGES]
     if unknown:
-        raise ValueError(f"no detector mapping for {sorted(unknown)}; known: {', '.join(_LINGUA_NAMES)}")
+        raise ValueError(f"no detector mapping for {sorted(unknown)}; known: {', '.join(LANGUAGES)}")
+
+
+def language_probabilities(text: str, langs: tuple[str, ...] = LANGUAGES) -> dict[str, float]:
+    """{code: P(text is in that language)} by langid.py, normalised over `langs` (course codes)."""
+    _check_langs(langs)
+    return {language(code).code: float(p) for code, p in _langid(tuple(langs)).rank(text)}
+
+
+def detect_language(text: str, engine: str = "langid", langs: tuple[str, ...] = LANGUAGES) -> tuple[str, float]:
+    """(course language code, confidence in [0, 1]) from `lingua` or `langid`, choosing among `langs`."""
+    _check_langs(langs)
     if engine == "langid":
         code, prob = _langid(tuple(langs)).classify(text)
-        return code, float(prob)
+        return language(code).code, float(prob)
     if engine == "lingua":
         values = _lingua(tuple(langs)).compute_language_confidence_values(text)
         best = values[0]
-        inverse = {v: k for k, v in _LINGUA_NAMES.items()}
-        return inverse[best.language.name], float(best.value)
+        return language(best.language.name).code, float(best.value)
     raise ValueError(f"engine must be 'langid' or 'lingua', got {engine!r}")

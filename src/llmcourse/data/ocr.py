@@ -17,10 +17,14 @@ from __future__ import annotations
 import statistics
 from functools import lru_cache
 
+from llmcourse.languages import language
+
 __all__ = ["ENGINES", "boxes_to_text", "engine_for", "ocr_image"]
 
-ENGINES = {"en": ("rapidocr", "eng"), "id": ("tesseract", "ind"), "ms": ("tesseract", "ind"),
-           "th": ("tesseract", "tha")}
+# course language -> (engine, tesseract's language data, named in the language table: "ind", "tha");
+# Malay reads with the Indonesian data (no `msa` installed)
+ENGINES = {"en": ("rapidocr", language("en").tesseract), "id": ("tesseract", language("id").tesseract),
+           "ms": ("tesseract", language("id").tesseract), "th": ("tesseract", language("th").tesseract)}
 
 
 def engine_for(lang: str) -> tuple[str, str]:
@@ -116,7 +120,6 @@ def ocr_image(image, lang: str, engine: str | None = None) -> str:
         if shutil.which("tesseract") is None:
             raise RuntimeError("tesseract is not installed: apt-get install -y tesseract-ocr tesseract-ocr-ind "
                                "tesseract-ocr-tha (`make setup` installs deps/debian.txt)")
-        model = model if engine is None else {"en": "eng"}.get(lang, model)
         if model not in pytesseract.get_languages(config=""):
             raise RuntimeError(f"tesseract has no {model!r} data: apt-get install -y tesseract-ocr-{model}")
         text = pytesseract.image_to_string(image, lang=model, config="--psm 3")

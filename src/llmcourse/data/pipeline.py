@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from llmcourse.languages import LANGUAGES
+
 __all__ = ["PipelineReport", "filter_documents"]
 
 
@@ -28,7 +30,7 @@ class PipelineReport:
         return list(self.stages.items())
 
 
-def filter_documents(rows, languages: tuple[str, ...] = ("en", "id", "ms", "th", "vi", "tl", "ta"),
+def filter_documents(rows, languages: tuple[str, ...] = LANGUAGES,
                      min_language_score: float = 0.5, dedup_threshold: float = 0.8, num_perm: int = 128,
                      progress: bool = True) -> tuple[list[dict], PipelineReport]:
     """Rows (dicts with "text", or plain strings) -> kept [{"text", "lang", "score", ...}] and a report."""

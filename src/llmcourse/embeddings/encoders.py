@@ -28,6 +28,7 @@ import numpy as np
 
 from llmcourse.assets.registry import require
 from llmcourse.embeddings.vectors import WordVectors
+from llmcourse.languages import language
 
 _mteb = require("mteb", "mteb")
 from mteb.models.abs_encoder import AbsEncoder  # noqa: E402
@@ -142,7 +143,7 @@ class AveragedWordVectorsEncoder(CachedEncoder):
             return np.stack([vectors.average(tokenize(t)) for t in texts])
 
         label = name or f"mean of {vectors.name}"
-        super().__init__(embed, _meta(label, vectors.dim, ["eng-Latn"], n_parameters=int(vectors.vectors.size)))
+        super().__init__(embed, _meta(label, vectors.dim, [language("en").mteb], n_parameters=int(vectors.vectors.size)))
 
     def coverage(self, texts: Sequence[str], tokenize: Callable[[str], list[str]] = simple_tokens) -> float:
         """Fraction of the texts' tokens that the vocabulary knows."""

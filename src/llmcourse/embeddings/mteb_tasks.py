@@ -58,6 +58,9 @@ def iso3(lang: str) -> str:
     return language(lang).iso639_3
 
 
+ENG = iso3("en")  # "eng": English, the other side of every cross-lingual subset ("eng-tha")
+
+
 def _check_langs(langs: Iterable[str]) -> list[str]:
     langs = list(langs)
     bad = [l for l in langs if l not in LANGS]
@@ -78,7 +81,7 @@ def _metadata(name: str, type_: str, main_score: str, description: str, eval_lan
 
 
 def _all_pairs() -> dict[str, list[str]]:
-    return {f"eng-{iso3(l)}": ["eng-Latn", language(l).mteb] for l in LANGS}
+    return {f"{ENG}-{iso3(l)}": [language("en").mteb, language(l).mteb] for l in LANGS}
 
 
 def _per_lang() -> dict[str, list[str]]:
@@ -101,7 +104,7 @@ class _InMemory:
             raise ValueError(f"{self.metadata.name} has no subset for languages {self.langs}")
 
     def _subsets(self) -> set[str]:
-        return {iso3(l) for l in self.langs} | {f"eng-{iso3(l)}" for l in self.langs}
+        return {iso3(l) for l in self.langs} | {f"{ENG}-{iso3(l)}" for l in self.langs}
 
 
 class LeeDocumentSTS(_InMemory, AbsTaskSTS):
@@ -109,7 +112,7 @@ class LeeDocumentSTS(_InMemory, AbsTaskSTS):
 
     metadata = _metadata("LeeDocumentSTS", "STS", "cosine_spearman",
                          "Pairs of 50 short news stories rated for similarity by people (Lee et al., 2005).",
-                         ["eng-Latn"], reference="https://github.com/piskvorky/gensim", domains=["News", "Written"])
+                         [language("en").mteb], reference="https://github.com/piskvorky/gensim", domains=["News", "Written"])
     min_score, max_score = 0, 1
 
     def _subsets(self) -> set[str]:
@@ -139,7 +142,7 @@ class SeaFactSTS(_InMemory, AbsTaskSTS):
         others = [data.perturb_fact(f, i % 4, rng) for i, f in enumerate(facts)]
         self.dataset = {}
         for lang in self.langs:
-            self.dataset[f"eng-{iso3(lang)}"] = {"test": Dataset.from_dict({
+            self.dataset[f"{ENG}-{iso3(lang)}"] = {"test": Dataset.from_dict({
                 "sentence1": [data.fact_text(f, "en") for f in facts],
                 "sentence2": [data.fact_text(o, lang) for o in others],
                 "score": [i % 4 for i in range(len(facts))]})}
@@ -151,11 +154,11 @@ class SeaBitextMining(_InMemory, AbsTaskBitextMining):
 
     metadata = _metadata("SeaBitextMining", "BitextMining", "f1",
                          "Parallel (territory, month, weekday) facts written from CLDR names in English and a SEA "
-                         "language.", {k: v for k, v in _all_pairs().items() if k != "eng-eng"})
+                         "language.", {k: v for k, v in _all_pairs().items() if k != f"{ENG}-{ENG}"})
 
     def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
         facts = data.sample_facts(self.n, seed=self.data_seed)
-        self.dataset = {f"eng-{iso3(l)}": {"test": Dataset.from_dict({
+        self.dataset = {f"{ENG}-{iso3(l)}": {"test": Dataset.from_dict({
             "sentence1": [data.fact_text(f, "en") for f in facts],
             "sentence2": [data.fact_text(f, l) for f in facts]})} for l in self.langs if l != "en"}
         self.data_loaded = True
@@ -246,7 +249,7 @@ def hub_tasks(langs: Sequence[str] = LANGS) -> list:
     tasks = []
     if "en" in langs:
         tasks.append(_mteb.get_task("STSBenchmark"))
-    tatoeba = [f"{iso3(l)}-eng" for l in langs if l != "en"]
+    tatoeba = [f"{iso3(l)}-{ENG}" for l in langs if l != "en"]
     if tatoeba:
         tasks.append(_mteb.get_task("Tatoeba", hf_subsets=tatoeba))
     tasks.append(_mteb.get_task("SIB200Classification", hf_subsets=codes))
@@ -274,7 +277,7 @@ LANG_OF_ISO3 = {iso3(l): l for l in LANGS}
 def _lang_of_subset(subset: str) -> str:
     """"eng-tha" / "tha" / "tha-eng" / "tha_Thai" -> "th"; anything else unchanged."""
     parts = [p.split("_")[0] for p in subset.replace("-", " ").split()]
-    other = [p for p in parts if p != "eng"] or parts
+    other = [p for p in parts if p != ENG] or parts
     return LANG_OF_ISO3.get(other[0], subset) if other else subset
 
 

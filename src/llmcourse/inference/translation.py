@@ -10,7 +10,8 @@ models alone.
     nllb_translate(["two hundred and five"], model, tok)   # ['dua ratus lima']
 
 NLLB writes in whichever language its first decoder token names, so the target language
-is forced with `forced_bos_token_id` (`ind_Latn` for Indonesian).
+is forced with `forced_bos_token_id` (`ind_Latn` for Indonesian: the course's language table
+holds each language's NLLB code, so `tgt_lang="id"` says the same).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Sequence
 from llmcourse.assets.registry import AssetError, require
 from llmcourse.assets.translation import NLLB_ID, NLLB_SRC, NLLB_TGT
 from llmcourse.config import hub_online
+from llmcourse.languages import language
 
 __all__ = ["load_nllb", "nllb_translate"]
 
@@ -42,16 +44,27 @@ def load_nllb(device: str | None = None):
     return model, tok
 
 
+def _nllb_code(lang: str) -> str:
+    """The NLLB / FLORES-200 code of a course language (by any of its codes); other NLLB codes pass through."""
+    try:
+        return language(lang).nllb
+    except ValueError:
+        return lang  # one of NLLB's 200 languages the course does not teach ("fra_Latn")
+
+
 def nllb_translate(texts: Sequence[str], model, tokenizer, tgt_lang: str = NLLB_TGT,
                    batch_size: int = 32, max_new_tokens: int = 64, num_beams: int = 1) -> list[str]:
-    """Translate English `texts` with an NLLB-style model, forcing `tgt_lang` as the first token."""
+    """Translate English `texts` with an NLLB-style model, forcing `tgt_lang` as the first token.
+
+    `tgt_lang`: a course language ("id", "th") or an NLLB code ("ind_Latn", "fra_Latn").
+    """
     torch = require("torch")
     if isinstance(texts, str):
         raise TypeError("pass a list of sentences, not a single string")
     if not texts:
         return []
     tokenizer.src_lang = NLLB_SRC
-    forced = tokenizer.convert_tokens_to_ids(tgt_lang)
+    forced = tokenizer.convert_tokens_to_ids(_nllb_code(tgt_lang))
     device = next(model.parameters()).device
     out: list[str] = []
     for start in range(0, len(texts), batch_size):

@@ -28,21 +28,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llmcourse.languages import LANGUAGES, language
+
 __all__ = ["CharBag", "EarlyFusion", "FUSION_LANGS", "FusionData", "ImageOnly", "LateFusion", "TextOnly",
            "count_params", "digit_match_data", "fusion_accuracy", "make_fusion_model", "number_words",
            "train_fusion", "width_for_params"]
 
-FUSION_LANGS = ("en", "id", "th", "vi")
+FUSION_LANGS = tuple(code for code in LANGUAGES if language(code).num2words)  # the course languages num2words spells
 
 
 def number_words(lang: str) -> list[str]:
-    """The words for 0..9 in `lang` (num2words; Malay and Tamil it does not know)."""
+    """The words for 0..9 in `lang` (num2words; Malay, Tagalog and Tamil it does not know)."""
     from llmcourse.assets.registry import require
 
     num2words = require("num2words", "num2words").num2words
     if lang not in FUSION_LANGS:
         raise ValueError(f"number words are available for {FUSION_LANGS}, not {lang!r}")
-    return [num2words(d, lang=lang) for d in range(10)]
+    return [num2words(d, lang=language(lang).num2words) for d in range(10)]
 
 
 # ----------------------------------------------------------------------------- data

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llmcourse.multimodal.audio import check_audio, log_mel
-from llmcourse.multimodal.fusion import CharBag, number_words
+from llmcourse.multimodal.fusion import FUSION_LANGS, CharBag, number_words
 
 __all__ = ["SpeechTextMatcher", "SpokenWords", "load_whisper", "match_accuracy", "spoken_words", "train_matcher",
            "transcribe", "word_error_rate"]
@@ -63,7 +63,7 @@ def _fixed_frames(feat: np.ndarray, frames: int = FRAMES) -> np.ndarray:
     return np.pad(feat, ((0, 0), (pad // 2, pad - pad // 2)), constant_values=feat.min())
 
 
-def spoken_words(langs=("en", "id", "th", "vi"), variants=("m1", "f2"), speeds=(130, 170), digits=range(10),
+def spoken_words(langs=FUSION_LANGS, variants=("m1", "f2"), speeds=(130, 170), digits=range(10),
                  progress: bool = False) -> SpokenWords:
     """Every (language, digit, voice variant, speed) spoken by espeak-ng: waves at 16 kHz and log-mels."""
     from tqdm.auto import tqdm
@@ -121,7 +121,7 @@ class SpeechTextMatcher(nn.Module):
 
 
 def train_matcher(model: SpeechTextMatcher, data: SpokenWords, steps: int, batch: int = 64, lr: float = 3e-3,
-                  text_langs=("en", "id", "th", "vi"), seed: int = 0, progress: bool = False) -> list[float]:
+                  text_langs=FUSION_LANGS, seed: int = 0, progress: bool = False) -> list[float]:
     """Contrastive training (CLIP's symmetric InfoNCE): clips against written words in random languages;
     clips and words of the same number are all positives. Returns the losses."""
     from tqdm.auto import tqdm

@@ -194,9 +194,10 @@ def answer_matches(generated: str, answer: str) -> bool:
 def caption_attribute_accuracy(generated: str, attrs: dict, lang: str) -> dict[str, bool]:
     """Which attributes (colour, shape, count, side) the generated caption names correctly."""
     from llmcourse.assets.scenes import WORDS
+    from llmcourse.languages import language
 
     words = WORDS[lang]
-    if lang == "th":  # no spaces between Thai words: look for the word itself
+    if not language(lang).spaced:  # no spaces between Thai words: look for the word itself
         return {k: words[attrs[k]] in generated for k in ("colour", "shape", "count", "side")}
     tokens = {t.rstrip("s") if lang == "en" else t for t in generated.lower().split()}
     want = {k: words[attrs[k]] for k in ("colour", "shape", "count", "side")}

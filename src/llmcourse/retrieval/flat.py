@@ -8,7 +8,7 @@ compares the query with all N vectors:
                        = |q|^2 - 2 q . x + |x|^2
 
 Both are one (Q, D) @ (D, N) matrix product, which BLAS runs near the machine's peak, plus a
-partial sort (`np.argpartition`, O(N) per query) for the k best. That is faiss's IndexFlat;
+partial sort (`np.partition`, O(N) per query) for the k best. That is faiss's IndexFlat;
 the approximate indexes (IVF, HNSW) exist because O(N) per query stops being cheap at millions.
 
 Every index of this package shares the checks below: a clear error for a wrong dimension, a
@@ -63,14 +63,29 @@ def check_k(k, ntotal: int) -> int:
 
 
 def topk(scores: np.ndarray, k: int, largest: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The k best columns of each row of `scores` (Q, N), best first: (scores (Q, k), columns (Q, k))."""
-    keyed = -scores if largest else scores
-    rows = np.arange(scores.shape[0])[:, None]  # plain fancy indexing: cheaper than take_along_axis on small rows
-    if k < scores.shape[1]:
-        part = np.argpartition(keyed, k - 1, axis=1)[:, :k]  # (Q, k) unordered, O(N) per row
+    """The k best columns of each row of `scores` (Q, N), best first: (scores (Q, k), columns (Q, k)).
+
+    Vectorised over all rows, in two steps. `np.partition` moves each row's k-th best value
+    into place (a partial sort of the values alone, which NumPy runs with SIMD, several times
+    faster than `np.argpartition`); the entries at least that good are the row's k winners.
+    Then only those k are sorted. Ties go to the lower column.
+    """
+    keyed = -scores if largest else scores  # from here on, smaller is better
+    n_rows, n = keyed.shape
+    rows = np.arange(n_rows)[:, None]  # plain fancy indexing: cheaper than take_along_axis on small rows
+    if k == 1:  # the best alone: one arg-min pass (the first of equals: the lower column)
+        cols = keyed.argmin(axis=1)[:, None]
+    elif k < n:
+        kth = np.partition(keyed, k - 1, axis=1)[:, k - 1 : k]  # (Q, 1) each row's k-th best value
+        winners = np.flatnonzero(keyed <= kth)  # flat positions, row by row, k per row...
+        if len(winners) > n_rows * k:  # ...or more, where others tie with the k-th: keep the lowest columns
+            row = winners // n
+            winners = winners[np.lexsort((winners, keyed.ravel()[winners], row))]  # by row, score, column
+            winners = winners[np.arange(len(row)) - np.searchsorted(row, row) < k]  # the first k of each row
+        cols = (winners % n).reshape(n_rows, k)  # (Q, k) unordered
     else:
-        part = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
-    cols = part[rows, np.argsort(keyed[rows, part], axis=1, kind="stable")]
+        cols = np.broadcast_to(np.arange(n), keyed.shape)
+    cols = cols[rows, np.argsort(keyed[rows, cols], axis=1, kind="stable")]  # (Q, k) best first
     return scores[rows, cols], cols
 
 

@@ -6,10 +6,12 @@ searches exactly, but only inside its `nprobe` nearest lists: about N * nprobe /
 vectors instead of N. The price is recall: a true neighbour that sits in a list the query
 did not probe is missed. nprobe is the knob between speed and recall (faiss IndexIVFFlat).
 
-The search is vectorised list by list: the (query, list) pairs of a whole batch are grouped
-by list, so each list's vectors meet all the queries that probe it in one matrix product.
-The lists live in one array sorted by list (offsets mark where each begins), the layout of
-faiss's inverted lists.
+The search is vectorised across the queries of a batch. Their (query, list) pairs are
+grouped by list, so each probed list meets all the queries that probe it in one matrix
+product: one Python step per list, however many queries. The scores land in a padded
+(queries, candidates) matrix, and one partial sort over the whole matrix picks every
+query's k best; nothing is looped over per query. The lists live in one array sorted by
+list (offsets mark where each begins), the layout of faiss's inverted lists.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from llmcourse.retrieval.flat import as_matrix, check_k, check_metric, topk
 from llmcourse.retrieval.kmeans import assign, kmeans
 
 __all__ = ["IVFIndex", "ivf_search_lists"]
+
+CANDIDATES_PER_BLOCK = 1 << 24  # candidate scores a search holds at once (16M float32: 64 MB)
 
 
 class IVFIndex:
@@ -102,40 +106,59 @@ class IVFIndex:
         """(scores, ids), each (Q, k), best first, searching the nprobe nearest lists of each query."""
         q = as_matrix(queries, self.dim, "queries")
         k = check_k(k, self.ntotal)
-        largest = self.metric == "ip"
-        nq, nprobe = len(q), self.nprobe
         # 1. coarse search: the nprobe best centroids of each query
         coarse = q @ self.centroids.T  # (Q, nlist)
-        if not largest:
+        if self.metric == "l2":
             coarse = np.einsum("kd,kd->k", self.centroids, self.centroids)[None] - 2 * coarse
-        _, probe = topk(coarse, nprobe, largest)  # (Q, nprobe)
-        # 2. group the (query, slot) pairs by list
-        flat = probe.ravel()
-        order = np.argsort(flat, kind="stable")
-        pair_q, pair_slot = order // nprobe, order % nprobe
-        starts = np.searchsorted(flat[order], np.arange(self.nlist + 1))
-        worst = -np.inf if largest else np.inf
-        cand_s = np.full((nq, nprobe * k), worst, dtype=np.float32)
-        cand_i = np.full((nq, nprobe * k), -1, dtype=np.int64)
-        # 3. each probed list against all the queries that probe it, one matrix product
-        for lst in np.flatnonzero(np.diff(starts)):
-            lo, hi = self._offsets[lst], self._offsets[lst + 1]
-            if hi == lo:
-                continue
-            qs, slots = pair_q[starts[lst] : starts[lst + 1]], pair_slot[starts[lst] : starts[lst + 1]]
-            scores = q[qs] @ self._data[lo:hi].T  # (q_l, n_l)
+        _, probe = topk(coarse, self.nprobe, self.metric == "ip")  # (Q, nprobe) list numbers, nearest first
+        # 2-4 (fine search) run on blocks of queries, so that a block's candidates fit in a few tens of MB
+        width = int(self.list_sizes()[probe].sum(1).max(initial=0))  # candidates of the busiest query
+        block = max(1, CANDIDATES_PER_BLOCK // max(width, k))
+        out_s = np.empty((len(q), k), dtype=np.float32)
+        out_i = np.empty((len(q), k), dtype=np.int64)
+        for s in range(0, len(q), block):
+            out_s[s : s + block], out_i[s : s + block] = self._search_lists(q[s : s + block], probe[s : s + block], k)
+        return out_s, out_i
+
+    def _search_lists(self, q: np.ndarray, probe: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k best of each query q[i] (b, D) among the vectors of its lists probe[i] (b, nprobe)."""
+        largest = self.metric == "ip"
+        nq, nprobe = probe.shape
+        # Every candidate of query i gets a column in row i of one padded matrix, its lists side
+        # by side: list probe[i, j] fills columns start[i, j] .. end[i, j]. Padding scores worst.
+        sizes = self.list_sizes()[probe]  # (b, nprobe)
+        end = np.cumsum(sizes, axis=1)  # (b, nprobe)
+        start = end - sizes  # (b, nprobe)
+        width = max(int(end[:, -1].max()), k)  # the longest row, and at least k columns
+        cand = np.full((nq, width), -np.inf if largest else np.inf, dtype=np.float32)  # (b, width)
+        # 2. group the (query, list) pairs by list: list l's pairs are pairs[first[l] : first[l + 1]]
+        pairs = np.argsort(probe.ravel(), kind="stable")  # (b * nprobe,) pair numbers, sorted by list
+        first = np.searchsorted(probe.ravel()[pairs], np.arange(self.nlist + 1)).tolist()  # (nlist + 1,)
+        pair_q = pairs // nprobe  # the query of each pair
+        # where each pair's scores go in the flattened candidate matrix: row * width + first column
+        pair_dest = pair_q * width + start.ravel()[pairs]
+        # l2 ranks by |x|^2 - 2 q.x (|q|^2 is the same for the whole row: added at the end);
+        # scaling q by -2 first is exact in floating point and saves a pass over the scores
+        q_pairs = (q if largest else -2 * q)[pair_q]  # (b * nprobe, D) each pair's query, sorted by list
+        offsets, columns = self._offsets.tolist(), np.arange(self.list_sizes().max())
+        flat = cand.reshape(-1)  # a view: writing into it fills cand
+        # 3. each probed list meets all the queries that probe it in one matrix product
+        for lst in np.flatnonzero(np.diff(first)).tolist():  # only the lists some query probes
+            lo, hi, a, b = offsets[lst], offsets[lst + 1], first[lst], first[lst + 1]
+            scores = q_pairs[a:b] @ self._data[lo:hi].T  # (q_l, n_l)
             if not largest:
-                scores = self._norms[None, lo:hi] - 2 * scores
-            kk = min(k, hi - lo)
-            best, cols = topk(scores, kk, largest)
-            where = slots[:, None] * k + np.arange(kk)[None, :]  # this list's slots in the candidates
-            cand_s[qs[:, None], where] = best
-            cand_i[qs[:, None], where] = self._ids[lo + cols]
-        # 4. merge the nprobe * k candidates of each query
-        scores, cols = topk(cand_s, k, largest)
-        ids = np.take_along_axis(cand_i, cols, axis=1)
+                scores += self._norms[lo:hi]  # |x|^2 - 2 q.x
+            flat[pair_dest[a:b, None] + columns[: hi - lo]] = scores  # each query's row, its list's columns
+        # 4. the k best columns of every row, one partial sort for the whole block
+        scores, col = topk(cand, k, largest)  # (b, k), (b, k)
+        # a column back to a vector: the query's list that holds it (its slot), then the place in that list
+        slot = (start[:, None, :] <= col[:, :, None]).sum(-1) - 1  # (b, k) the last list starting at or before col
+        rows = np.arange(nq)[:, None]
+        pos = self._offsets[probe[rows, slot]] + col - start[rows, slot]  # (b, k) row of the sorted store
+        found = col < end[:, -1:]  # (b, k) False in padding: the lists held fewer than k vectors
+        ids = np.where(found, self._ids[np.where(found, pos, 0)], -1)
         if not largest:
-            scores = np.where(ids >= 0, np.maximum(scores + np.einsum("qd,qd->q", q, q)[:, None], 0), np.inf)
+            scores = np.where(found, np.maximum(scores + np.einsum("qd,qd->q", q, q)[:, None], 0), np.inf)
         return scores.astype(np.float32), ids
 
     def nbytes(self) -> int:

@@ -5,6 +5,7 @@
     ids = tok.encode("Selamat pagi!")
     tok.decode(ids)
     RegexTokenizer.from_tiktoken("cl100k_base").encode(text)  # == tiktoken's ids
+    course_tokenizer_to_hf(tok)(text)["input_ids"]            # the same ids, as a transformers tokenizer
 """
 
 from llmcourse.tokenization.base import (
@@ -13,6 +14,7 @@ from llmcourse.tokenization.base import (
 from llmcourse.tokenization.bpe_basic import BasicTokenizer, learn_merges, train_merges, train_naive
 from llmcourse.tokenization.bpe_regex import RegexTokenizer, recover_merges
 from llmcourse.tokenization.course_tokenizer import load_course_tokenizer, train_course_tokenizer
+from llmcourse.tokenization.hf_export import course_tokenizer_to_hf
 from llmcourse.tokenization.patterns import (
     GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, O200K_SPLIT_PATTERN, PATTERNS, split_chunks,
 )
@@ -23,7 +25,7 @@ from llmcourse.tokenization.train_fast import count_chunks, train_fast, train_me
 __all__ = [
     "BasicTokenizer", "GPT2_SPLIT_PATTERN", "GPT4_SPLIT_PATTERN", "O200K_SPLIT_PATTERN", "PATTERNS",
     "PhraseTokenizer", "RegexTokenizer", "Tokenizer", "TokenizerProtocol", "best_pair", "bpe", "bpe_encode",
-    "check_tokenizer", "count_chunks", "decode_ids", "get_stats", "learn_merges", "load_course_tokenizer", "merge",
+    "check_tokenizer", "count_chunks", "course_tokenizer_to_hf", "decode_ids", "get_stats", "learn_merges", "load_course_tokenizer", "merge",
     "phrase_tokenizer", "recover_merges", "render_token", "split_chunks", "train_course_tokenizer", "train_fast",
     "train_merges", "train_merges_fast", "train_naive", "train_phrase_tokenizer",
 ]
