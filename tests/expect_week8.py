@@ -18,7 +18,7 @@ EXPECT = {
     },
     "8.2": {
         "nan_step_skipped": True,
-        "rm_heldout_accuracy": _unit,
+        "rm_heldout_accuracy": _unit, "rm_same_on_hf": True,
         "reward_before": _unit, "reward_after": _unit,
         "ppo_reward_start": _unit, "ppo_reward_final": _unit, "grpo_reward_final": _unit, "rloo_reward_final": _unit,
         "kl_k3_after": (0.0, 100.0),  # k3 is never negative

@@ -261,19 +261,23 @@ for (p, l), b, a in list(zip([(p, l) for p, l in prompts for _ in range(4)], bef
 # for a prompt, a person preferred response A over B. Bradley-Terry says
 # `P(A > B) = sigmoid(r(A) - r(B))`; training maximises the log of that over the pairs. Here the
 # pairs are real snippets: one in the requested language (chosen), one in another (rejected).
-# The model is a copy of the course GPT's trunk with a scalar head (week 5 builds the same kind of
-# model for its own preferences).
+# The model is the course's one `RewardModel` (week 5 trains it on its own preferences): a copy
+# of the course GPT's trunk with a scalar head on the last token, trained by the same
+# `train_reward_model`. Here it reads plain text, prompt + response, as PPO will hand it over.
 
 # %%
-from llmcourse.alignment import TaskRewardModel, language_preference_pairs, pairwise_accuracy, train_task_reward_model
+from llmcourse.alignment import RewardModel, language_preference_pairs, reward_accuracy, train_reward_model
 
 pairs = language_preference_pairs(RM_PAIRS, seed=0)
 held_pairs = language_preference_pairs(cfg.pick(smoke=32, laptop=300), seed=1)
 torch.manual_seed(0)
-rm = TaskRewardModel(base_gpt, tok)
-rm_losses = train_task_reward_model(rm, pairs, steps=RM_STEPS, progress=not cfg.smoke)
-rm_acc = pairwise_accuracy(rm, held_pairs)
-print(f"reward model: loss {rm_losses[0]:.3f} -> {np.mean(rm_losses[-5:]):.3f}; held-out pair accuracy {rm_acc:.1%}")
+rm = RewardModel(copy.deepcopy(base_gpt))
+rm_acc_before = reward_accuracy(rm, tok, held_pairs)
+rm_history, rm_acc = train_reward_model(rm, tok, pairs, RM_STEPS, lr=3e-4, val_pairs=held_pairs,
+                                        progress=not cfg.smoke)
+rm_losses = rm_history.train_loss
+print(f"reward model: Bradley-Terry loss {rm_losses[0]:.3f} -> {rm_losses[-1]:.3f}; held-out pair accuracy "
+      f"{rm_acc_before:.1%} untrained -> {rm_acc:.1%}")
 
 
 # %% [markdown]
@@ -284,7 +288,7 @@ print(f"reward model: loss {rm_losses[0]:.3f} -> {np.mean(rm_losses[-5:]):.3f}; 
 
 # %%
 def rm_reward(texts, langs):
-    return rm.score([f"{TASK_LANGS[l]}:" for l in langs], texts)
+    return rm.score_texts([f"{TASK_LANGS[l]}:" for l in langs], texts, tok)
 
 
 hack_policy, hack_trainer = ppo_run(rm_reward, HACK_STEPS, 0, init_kl=0.0, target_kl=None, desc="PPO vs RM")
@@ -306,7 +310,8 @@ cfg.say(f"Against the reward model, PPO raised its score from {rm_before:.2f} to
 # ## 5. The same task with trl: GRPO and RLOO
 #
 # trl trains the same model (exported to Hugging Face Llama with `to_hf()`, its tokenizer
-# converted to a fast tokenizer with equal ids) on the same prompts and reward, with the same
+# converted to a fast tokenizer with equal ids; the reward model above reads the export and
+# gives the same rewards) on the same prompts and reward, with the same
 # number of responses per step. GRPO normalises each reward within its group of `GROUP`
 # responses to the same prompt; RLOO subtracts the mean of the *other* responses. Neither has a
 # value head.
@@ -318,6 +323,18 @@ from llmcourse.tokenization import course_tokenizer_to_hf
 hf_tok = course_tokenizer_to_hf(tok)
 probe = "Thai: สวัสดีครับ, Xin chào!"
 assert hf_tok(probe, add_special_tokens=False)["input_ids"] == tok.encode_ordinary(probe)
+
+# the same reward model reads the Hugging Face export: same weights, same hidden state, same reward
+rm_hf = RewardModel(rm.backbone.to_hf()).eval()
+rm_hf.score.load_state_dict(rm.score.state_dict())
+probe_langs = [l for _, l in prompts]
+probe_texts = [f" {multilingual_sample(l, 30, seed=2)}" for l in probe_langs]
+probe_prompts = [f"{TASK_LANGS[l]}:" for l in probe_langs]
+rm_on_gpt = rm.score_texts(probe_prompts, probe_texts, tok)
+rm_on_hf = rm_hf.score_texts(probe_prompts, probe_texts, hf_tok)
+assert np.allclose(rm_on_gpt, rm_on_hf, atol=1e-4), (rm_on_gpt, rm_on_hf)
+print("reward model on the course GPT:", np.round(rm_on_gpt, 3), "\non its Hugging Face export:  ", np.round(rm_on_hf, 3))
+cfg.report(rm_same_on_hf=True)
 trl_prompts = [p for p, _ in prompts] * 20
 trl_langs = [l for _, l in prompts] * 20
 trl_results = {"grpo": [], "rloo": []}

@@ -6,30 +6,23 @@ probability that a language identifier (langid.py, restricted to the task's lang
 gives the requested language for the response: no human labels, no reward model, and it
 cannot be argued with. An empty response scores 0.
 
-The reward-model variant learns the same preference from pairs (a text in the requested
-language preferred to one in another language), Bradley-Terry style, with a small
-network on the course GPT's trunk. A learned reward is only as good as its pairs: it never
+The learned variant is the course's one `RewardModel` (Bradley-Terry, `alignment.reward`)
+trained on `language_preference_pairs`: a text in the requested language preferred to one
+in another language. A learned reward is only as good as its pairs: it never
 saw degenerate text, so nothing stops it from liking some; `true_quality` (right language
 *and* not a loop of a few tokens) is what a person would check.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Sequence
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
-
-from llmcourse.alignment.reward import bradley_terry_loss
-from llmcourse.alignment.ppo import PolicyWithValue, forward_lm
 from llmcourse.data.langid import language_probabilities
 from llmcourse.languages import language_names
 
-__all__ = ["TASK_LANGS", "TaskRewardModel", "distinct_ratio", "language_preference_pairs", "language_prompts",
-           "language_reward", "pairwise_accuracy", "train_task_reward_model", "true_quality"]
+__all__ = ["TASK_LANGS", "distinct_ratio", "language_preference_pairs", "language_prompts", "language_reward",
+           "true_quality"]
 
 TASK_LANGS = language_names(("en", "id", "th", "vi", "ta"))
 
@@ -64,7 +57,7 @@ def true_quality(texts: Sequence[str], langs: Sequence[str]) -> list[float]:
     return [language_probability(t, l) * min(1.0, 2 * distinct_ratio(t)) for t, l in zip(texts, langs)]
 
 
-# ----------------------------------------------------------------------------- a Bradley-Terry reward model
+# ----------------------------------------------------------------------------- pairs for the reward model
 def language_preference_pairs(n: int, chars: int = 40, seed: int = 0) -> list[tuple[str, str, str, str]]:
     """(prompt, chosen, rejected, lang): chosen is a real snippet in the prompt's language, rejected in another."""
     from llmcourse.assets.multilingual import multilingual_sample
@@ -84,67 +77,3 @@ def language_preference_pairs(n: int, chars: int = 40, seed: int = 0) -> list[tu
         other = codes[(codes.index(lang) + rng.integers(1, len(codes))) % len(codes)]
         out.append((f"{TASK_LANGS[lang]}:", " " + snippet(lang), " " + snippet(other), lang))
     return out
-
-
-class TaskRewardModel(nn.Module):
-    """A copy of the LM's trunk with a scalar head read at the last token: r(prompt + response)."""
-
-    def __init__(self, lm: nn.Module, tokenizer):
-        super().__init__()
-        self.lm = copy.deepcopy(lm)
-        self.kind = PolicyWithValue._kind(self.lm)
-        self.tokenizer = tokenizer
-        dim = PolicyWithValue(self.lm)._hidden_size(self.lm)
-        self.head = nn.Linear(dim, 1)
-
-    def _ids(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        enc = [(self.tokenizer.encode_ordinary(t) if hasattr(self.tokenizer, "encode_ordinary")
-                else self.tokenizer.encode(t, add_special_tokens=False)) or [0] for t in texts]
-        width = max(len(e) for e in enc)
-        ids = torch.zeros(len(enc), width, dtype=torch.long)
-        mask = torch.zeros(len(enc), width, dtype=torch.long)
-        for i, e in enumerate(enc):  # left padding: the last position is every row's last token
-            ids[i, width - len(e) :], mask[i, width - len(e) :] = torch.tensor(e), 1
-        dev = next(self.parameters()).device
-        return ids.to(dev), mask.to(dev)
-
-    def forward(self, texts: Sequence[str]) -> torch.Tensor:
-        ids, mask = self._ids(texts)
-        _, hidden = forward_lm(self.lm, self.kind, ids, mask)
-        return self.head(hidden[:, -1].float()).squeeze(-1)  # (B,)
-
-    @torch.no_grad()
-    def score(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
-        self.eval()
-        return self([p + r for p, r in zip(prompts, responses)]).tolist()
-
-
-def train_task_reward_model(rm: TaskRewardModel, pairs, steps: int = 200, batch: int = 16, lr: float = 3e-4,
-                            seed: int = 0, progress: bool = False) -> list[float]:
-    """Fit the reward model on (prompt, chosen, rejected, lang) pairs; returns the loss per step."""
-    from tqdm.auto import tqdm
-
-    rng = np.random.default_rng(seed)
-    opt = torch.optim.AdamW([p for p in rm.parameters() if p.requires_grad], lr=lr)
-    losses = []
-    rm.train()
-    for _ in tqdm(range(steps), desc="reward model", disable=not progress, mininterval=1.0):
-        pick = rng.integers(len(pairs), size=batch)
-        r_c = rm([pairs[i][0] + pairs[i][1] for i in pick])
-        r_r = rm([pairs[i][0] + pairs[i][2] for i in pick])
-        loss = bradley_terry_loss(r_c, r_r)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-    rm.eval()
-    return losses
-
-
-@torch.no_grad()
-def pairwise_accuracy(rm: TaskRewardModel, pairs) -> float:
-    """Share of held-out pairs where the chosen response gets the higher reward."""
-    rm.eval()
-    r_c = rm([p + c for p, c, _, _ in pairs])
-    r_r = rm([p + r for p, _, r, _ in pairs])
-    return float((r_c > r_r).float().mean())

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llmcourse.alignment.backbone import forward_lm, lm_hidden_size, lm_kind
 from llmcourse.alignment.gae import compute_gae
 from llmcourse.alignment.kl import AdaptiveKLController
 from llmcourse.inference.sampling import sample_next
@@ -87,29 +88,11 @@ class PolicyWithValue(nn.Module):
     def __init__(self, lm: nn.Module):
         super().__init__()
         self.lm = lm
-        self.kind = self._kind(lm)
-        dim = self._hidden_size(lm)
+        self.kind = lm_kind(lm)
+        dim = lm_hidden_size(lm, self.kind)
         self.value_head = nn.Linear(dim, 1)
         nn.init.zeros_(self.value_head.weight)  # start by predicting 0 everywhere
         nn.init.zeros_(self.value_head.bias)
-
-    @staticmethod
-    def _kind(lm: nn.Module) -> str:
-        if getattr(lm, "returns_hidden", False):
-            return "custom"
-        base = getattr(lm, "get_base_model", lambda: lm)()
-        if hasattr(base, "norm_f") and hasattr(base, "tok_emb"):
-            return "gpt"
-        if hasattr(lm, "config") and hasattr(lm, "get_input_embeddings"):
-            return "hf"
-        raise TypeError(f"{type(lm).__name__} is neither the course GPT nor a Hugging Face causal LM")
-
-    def _hidden_size(self, lm: nn.Module) -> int:
-        if self.kind == "custom":
-            return int(lm.hidden_size)
-        if self.kind == "gpt":
-            return getattr(lm, "get_base_model", lambda: lm)().config.n_embd
-        return int(lm.get_input_embeddings().weight.shape[1])
 
     def logits_and_hidden(self, ids: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         return forward_lm(self.lm, self.kind, ids, mask)
@@ -117,23 +100,6 @@ class PolicyWithValue(nn.Module):
     def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         logits, hidden = self.logits_and_hidden(ids, mask)
         return logits, self.value_head(hidden.float()).squeeze(-1)
-
-
-def forward_lm(lm: nn.Module, kind: str, ids: torch.Tensor, mask: torch.Tensor | None):
-    """(logits (B, L, V), last hidden state (B, L, C)) of a course GPT, HF LM or custom module."""
-    if kind == "custom":
-        return lm(ids, attention_mask=mask)
-    if kind == "gpt":
-        base = getattr(lm, "get_base_model", lambda: lm)()
-        caught = {}
-        handle = base.norm_f.register_forward_hook(lambda mod, inp, out: caught.__setitem__("h", out))
-        try:
-            logits, _ = lm(ids, attention_mask=mask)
-        finally:
-            handle.remove()
-        return logits, caught["h"]
-    out = lm(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-    return out.logits, out.hidden_states[-1]
 
 
 @dataclass

@@ -8,7 +8,9 @@ so the reward model is trained to maximise log sigmoid(r_chosen - r_rejected) ov
 pairs: `bradley_terry_loss`, the loss of trl's RewardTrainer. The reward of a whole
 conversation is a linear head on the hidden state of its **last** token (the model has
 read everything by then), like Hugging Face's `...ForSequenceClassification` models.
-Week 8's PPO asks this model for the reward of each sampled answer.
+The body is the course GPT or a Hugging Face causal LM; the pairs are week 5's chat
+`PreferencePair`s or week 8's plain-text (prompt, chosen, rejected, lang) tuples. Week 8's
+PPO asks this model for the reward of each sampled answer (`score_texts`).
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llmcourse.alignment.backbone import lm_hidden, lm_hidden_size, lm_kind
 from llmcourse.models.gpt import GPT
 
-__all__ = ["REWARD_STEPS", "RewardModel", "bradley_terry_loss", "encode_pairs", "preference_accuracy",
-           "reference_reward_model", "reward_batches", "train_reward_model"]
+__all__ = ["REWARD_STEPS", "RewardModel", "bradley_terry_loss", "encode_pairs", "evaluate_reward_model",
+           "preference_accuracy", "reference_reward_model", "reward_accuracy", "reward_batches", "train_reward_model"]
 
 REWARD_STEPS = {"smoke": 30, "laptop": 400, "colab": 800, "cluster": 800}
 
@@ -46,34 +49,69 @@ def preference_accuracy(rewards_chosen: torch.Tensor, rewards_rejected: torch.Te
 
 
 class RewardModel(nn.Module):
-    """The course GPT's body plus a scalar head: `forward(ids, attention_mask) -> rewards (B,)`."""
+    """A causal LM's body plus a scalar head on the last token: `forward(ids, attention_mask) -> rewards (B,)`.
 
-    def __init__(self, backbone: GPT) -> None:
+    The backbone is the course GPT or a Hugging Face causal LM (`llmcourse.alignment.backbone`);
+    the same weights give the same reward either way. The head is called `score`, as in Hugging
+    Face's `...ForSequenceClassification`; `score_texts` rewards plain (prompt, response) text.
+    """
+
+    def __init__(self, backbone: nn.Module) -> None:
         super().__init__()
-        if not isinstance(backbone, GPT):
-            raise TypeError(f"RewardModel wraps the course GPT, got {type(backbone).__name__}")
         self.backbone = backbone
-        self.score = nn.Linear(backbone.config.n_embd, 1, bias=False)
-        nn.init.normal_(self.score.weight, std=1.0 / backbone.config.n_embd ** 0.5)
+        self.kind = lm_kind(backbone)
+        dim = lm_hidden_size(backbone, self.kind)
+        self.score = nn.Linear(dim, 1, bias=False)
+        nn.init.normal_(self.score.weight, std=1.0 / dim ** 0.5)
+
+    @property
+    def context_length(self) -> int:
+        """Longest input the backbone takes (longer inputs are cut from the left)."""
+        config = getattr(self.backbone, "config", None)
+        return int(getattr(config, "block_size", None) or getattr(config, "max_position_embeddings", None) or 2048)
 
     def forward(self, ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        from llmcourse.finetuning.gpt_forward import gpt_hidden
-
-        h = gpt_hidden(self.backbone, ids)  # (B, T, C); right padding never changes earlier positions
+        h = lm_hidden(self.backbone, self.kind, ids, attention_mask)  # (B, T, C); right padding only
         if attention_mask is None:
             last = torch.full((ids.shape[0],), ids.shape[1] - 1, device=ids.device)
         else:
             last = attention_mask.long().cumsum(1).argmax(1)  # index of the last real token
         pooled = h[torch.arange(ids.shape[0], device=ids.device), last]  # (B, C)
-        return self.score(pooled).squeeze(-1)  # (B,)
+        return self.score(pooled.to(self.score.weight.dtype)).squeeze(-1)  # (B,)
+
+    @torch.no_grad()
+    def score_texts(self, prompts: Sequence[str], responses: Sequence[str], tokenizer,
+                    batch_size: int = 32) -> list[float]:
+        """The reward of each prompt + response, as plain text (what PPO asks for each sampled answer)."""
+        if len(prompts) != len(responses):
+            raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses: give one prompt per response")
+        from llmcourse.finetuning.sft import _pad_id
+
+        rows = [_text_ids(tokenizer, p + r, self.context_length) for p, r in zip(prompts, responses)]
+        was = self.training
+        self.eval()
+        dev = next(self.parameters()).device
+        out = []
+        for s in range(0, len(rows), batch_size):
+            ids, mask = _pad(rows[s : s + batch_size], _pad_id(tokenizer))
+            out += self(ids.to(dev), mask.to(dev)).float().tolist()
+        self.train(was)
+        return out
 
     def save(self, folder: str | os.PathLike) -> Path:
+        """Backbone (course GPT `save`, or Hugging Face `save_pretrained` in safetensors) and the head."""
         from safetensors.torch import save_file
 
         folder = Path(folder)
-        self.backbone.save(folder / "backbone")
+        if self.kind == "gpt" and not hasattr(self.backbone, "get_base_model"):
+            self.backbone.save(folder / "backbone")
+        elif self.kind == "hf" and not hasattr(self.backbone, "get_base_model"):
+            self.backbone.save_pretrained(folder / "backbone", safe_serialization=True)
+        else:
+            raise TypeError("only a plain course GPT or Hugging Face backbone can be saved; merge the adapters first")
         save_file({"score.weight": self.score.weight.detach().contiguous().cpu()}, str(folder / "score.safetensors"))
-        (folder / "reward_model.json").write_text(json.dumps({"kind": "bradley-terry", "pooling": "last token"}))
+        (folder / "reward_model.json").write_text(json.dumps({"kind": "bradley-terry", "pooling": "last token",
+                                                              "backbone": self.kind}))
         return folder
 
     @classmethod
@@ -83,25 +121,54 @@ class RewardModel(nn.Module):
         folder = Path(folder)
         if not (folder / "score.safetensors").is_file():
             raise FileNotFoundError(f"{folder} does not hold a saved RewardModel (score.safetensors missing)")
-        model = cls(GPT.load(folder / "backbone"))
+        kind = json.loads((folder / "reward_model.json").read_text()).get("backbone", "gpt")
+        if kind == "hf":
+            from transformers import AutoModelForCausalLM
+
+            backbone = AutoModelForCausalLM.from_pretrained(folder / "backbone", use_safetensors=True)
+        else:
+            backbone = GPT.load(folder / "backbone")
+        model = cls(backbone)
         model.score.weight.data.copy_(load_file(str(folder / "score.safetensors"))["score.weight"])
         return model.eval()
 
 
+def _text_ids(tokenizer, text: str, max_length: int) -> list[int]:
+    from llmcourse.finetuning.metrics import encode_text
+
+    ids = encode_text(tokenizer, text)
+    if not ids:
+        raise ValueError("cannot reward an empty text: give a non-empty prompt or response")
+    return ids[-max_length:]
+
+
 def encode_pairs(pairs: Sequence, tokenizer, max_length: int) -> list[tuple[list[int], list[int]]]:
-    """(chosen ids, rejected ids) per pair: the conversation rendered with the chat template, cut from the left."""
+    """(chosen ids, rejected ids) per pair, cut from the left to `max_length` tokens.
+
+    The one place where both kinds of pairs become token ids:
+    * a `PreferencePair` (week 5): the conversation rendered with the chat template;
+    * a (prompt, chosen, rejected, lang) tuple (`language_preference_pairs`, week 8): plain
+      text prompt + response, encoded as `score_texts` encodes it.
+    """
+    from llmcourse.alignment.preferences import PreferencePair
     from llmcourse.finetuning.chat import render_chat
     from llmcourse.finetuning.metrics import encode_text
 
     out = []
     for p in pairs:
-        ids = []
-        for which in ("chosen", "rejected"):
-            text = render_chat(p.messages(which), tokenizer)
-            enc = tokenizer.encode(text, allowed_special="all") if not hasattr(tokenizer, "apply_chat_template") \
-                else encode_text(tokenizer, text)
-            ids.append(enc[-max_length:])
-        out.append((ids[0], ids[1]))
+        if isinstance(p, PreferencePair):
+            ids = []
+            for which in ("chosen", "rejected"):
+                text = render_chat(p.messages(which), tokenizer)
+                enc = tokenizer.encode(text, allowed_special="all") if not hasattr(tokenizer, "apply_chat_template") \
+                    else encode_text(tokenizer, text)
+                ids.append(enc[-max_length:])
+            out.append((ids[0], ids[1]))
+        elif isinstance(p, (tuple, list)) and len(p) in (3, 4) and all(isinstance(x, str) for x in p[:3]):
+            out.append((_text_ids(tokenizer, p[0] + p[1], max_length), _text_ids(tokenizer, p[0] + p[2], max_length)))
+        else:
+            raise TypeError(f"a preference pair is a PreferencePair or a (prompt, chosen, rejected[, lang]) tuple "
+                            f"of strings, got {p!r:.80}")
     return out
 
 
@@ -144,26 +211,37 @@ def evaluate_reward_model(model: RewardModel, batches: list[tuple]) -> float:
     return preference_accuracy(rc, rr)
 
 
+def reward_accuracy(model: RewardModel, tokenizer, pairs: Sequence, batch_size: int = 32) -> float:
+    """Share of `pairs` (PreferencePairs or (prompt, chosen, rejected, lang) tuples) the model orders correctly."""
+    from llmcourse.finetuning.sft import _pad_id
+
+    dev = next(model.parameters()).device
+    encoded = encode_pairs(pairs, tokenizer, model.context_length)
+    return evaluate_reward_model(model, reward_batches(encoded, batch_size, _pad_id(tokenizer), device=dev))
+
+
 def train_reward_model(model: RewardModel, tokenizer, pairs: Sequence, steps: int, lr: float = 3e-4,
                        batch_size: int = 16, val_pairs: Sequence | None = None, seed: int = 0,
                        progress: bool = True, loss=None):
     """Train with Bradley–Terry through the course's training loop; returns (History, val accuracy or None).
 
+    `pairs` are PreferencePairs or (prompt, chosen, rejected, lang) tuples (see `encode_pairs`);
     `loss(r_chosen, r_rejected)` defaults to `bradley_terry_loss`.
     """
     from llmcourse.finetuning.sft import _pad_id
     from llmcourse.training import train
 
-    T = model.backbone.config.block_size
-    pad = _pad_id(tokenizer)
+    if not pairs:
+        raise ValueError("no preference pairs to train on")
     g = torch.Generator().manual_seed(seed)
-    batches = reward_batches(encode_pairs(pairs, tokenizer, T), batch_size, pad, g)
+    dev = next(model.parameters()).device
+    encoded = encode_pairs(pairs, tokenizer, model.context_length)
+    batches = reward_batches(encoded, batch_size, _pad_id(tokenizer), g, device=dev)
     history = train(model, batches, steps=steps, lr=lr, eval_every=max(1, steps // 4), eval_batches=2,
                     warmup=max(1, steps // 10), loss_fn=lambda m, b: _reward_loss(m, b, loss), progress=progress,
                     desc="reward model")
-    acc = None
-    if val_pairs:
-        acc = evaluate_reward_model(model, reward_batches(encode_pairs(val_pairs, tokenizer, T), 32, pad))
+    model.eval()
+    acc = reward_accuracy(model, tokenizer, val_pairs) if val_pairs else None
     return history, acc
 
 
