@@ -351,12 +351,10 @@ def bradley_terry(r_chosen, r_rejected):
 bradley_terry = check("alignment.bradley_terry", bradley_terry)
 
 # %%
-from llmcourse.alignment import RewardModel, encode_pairs, reward_batches, train_reward_model
-from llmcourse.alignment.reward import evaluate_reward_model
+from llmcourse.alignment import RewardModel, encode_pairs, reward_accuracy, reward_batches, train_reward_model
 
 reward_model = RewardModel(copy.deepcopy(sft_model)).to(device)
-val_batches = reward_batches(encode_pairs(val_pairs, tok, BLOCK), 32, pad_id, device=device)
-rm_before = evaluate_reward_model(reward_model, val_batches)
+rm_before = reward_accuracy(reward_model, tok, val_pairs)
 rm_history, rm_acc = train_reward_model(reward_model, tok, pairs, RM_STEPS, lr=3e-4, val_pairs=val_pairs,
                                         loss=bradley_terry)
 reward_model.eval()

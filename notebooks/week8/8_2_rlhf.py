@@ -234,7 +234,7 @@ def samples_and_scores(trainer, n_per_lang=4, seed=123):
     langs = [l for _, l in prompts for _ in range(n_per_lang)]
     ids, mask, P = trainer.generate(texts, generator=g)
     responses = trainer.decode(ids, P)
-    from llmcourse.alignment.ppo import forward_lm, response_logprobs
+    from llmcourse.alignment import forward_lm, response_logprobs
 
     logp = response_logprobs(forward_lm(trainer.policy.lm, "gpt", ids, mask)[0], ids, P)
     ref = response_logprobs(forward_lm(base_gpt, "gpt", ids, mask)[0], ids, P)
