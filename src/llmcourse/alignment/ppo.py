@@ -40,6 +40,7 @@ from torch import nn
 from llmcourse.alignment.backbone import forward_lm, lm_hidden_size, lm_kind
 from llmcourse.alignment.gae import compute_gae
 from llmcourse.alignment.kl import AdaptiveKLController
+from llmcourse.finetuning.metrics import encode_text
 from llmcourse.inference.sampling import sample_next
 
 __all__ = ["PPOConfig", "PPOTrainer", "PolicyWithValue", "clipped_surrogate", "response_logprobs", "solve_bandit",
@@ -69,12 +70,6 @@ def response_logprobs(logits: torch.Tensor, ids: torch.Tensor, start: int) -> to
     """log p of the tokens ids[:, start:] under logits (B, L, V) of the whole sequence: (B, L - start)."""
     logp = F.log_softmax(logits[:, start - 1 : -1].float(), dim=-1)  # position t predicts token t + 1
     return logp.gather(-1, ids[:, start:, None]).squeeze(-1)
-
-
-def _encode(tokenizer, text: str) -> list[int]:
-    if hasattr(tokenizer, "encode_ordinary"):
-        return tokenizer.encode_ordinary(text)
-    return tokenizer.encode(text, add_special_tokens=False)
 
 
 class PolicyWithValue(nn.Module):
@@ -177,7 +172,7 @@ class PPOTrainer:
     def generate(self, prompt_texts: Sequence[str], temperature: float | None = None,
                  generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, int]:
         """Sample a response of response_len tokens per prompt: (sequences (B, P + T), mask, P)."""
-        ids, mask = self._left_pad([_encode(self.tokenizer, t) for t in prompt_texts])
+        ids, mask = self._left_pad([encode_text(self.tokenizer, t) for t in prompt_texts])
         P = ids.shape[1]
         temp = self.cfg.temperature if temperature is None else temperature
         was = self.policy.training
