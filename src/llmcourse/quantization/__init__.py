@@ -1,0 +1,29 @@
+"""Quantisation: INT8, INT4, NF4, outliers, quantised linears, GGUF export (weeks 5-6).
+
+    int8           absmax and zero-point INT8, per tensor or per channel
+    int4           group-wise INT4, packed two codes per byte
+    outliers       LLM.int8(): vector-wise INT8 matmul with the outlier columns in float
+    linear         quantised nn.Linear replacements and quantize_model
+    gguf_blocks    llama.cpp's Q8_0 / Q4_0 blocks, byte-equal to gguf-py
+    gguf_export    the course GPT and its tokenizer as a GGUF file for llama.cpp
+    evaluate       perplexity, size and speed of a (quantised) model
+"""
+
+from llmcourse.quantization.gguf_blocks import gguf_dequantize, gguf_quantize
+from llmcourse.quantization.gguf_export import byte_to_unicode, export_gguf, gguf_tokenizer_metadata, permute_rope_rows
+from llmcourse.quantization.int4 import Int4Weight, dequantize_int4, pack_int4, quantize_int4, unpack_int4
+from llmcourse.quantization.int8 import (
+    QTensor, absmax_quantize, check_finite, dequantize, quantization_error, zeropoint_quantize,
+)
+from llmcourse.quantization.linear import (
+    SCHEMES, Int4Linear, Int8Linear, Int8OutlierLinear, NF4Linear, model_nbytes, quantize_model,
+)
+from llmcourse.quantization.outliers import find_outlier_columns, int8_outlier_matmul, vectorwise_quantize
+
+__all__ = [
+    "Int4Linear", "Int4Weight", "Int8Linear", "Int8OutlierLinear", "NF4Linear", "QTensor", "SCHEMES",
+    "absmax_quantize", "byte_to_unicode", "check_finite", "dequantize", "dequantize_int4", "export_gguf",
+    "find_outlier_columns", "gguf_dequantize", "gguf_quantize", "gguf_tokenizer_metadata", "int8_outlier_matmul",
+    "model_nbytes", "pack_int4", "permute_rope_rows", "quantization_error", "quantize_int4", "quantize_model",
+    "unpack_int4", "vectorwise_quantize", "zeropoint_quantize",
+]
