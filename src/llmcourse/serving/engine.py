@@ -148,7 +148,7 @@ class Engine:
         longest = len(prompt) + max_new_tokens - 1
         if self.sliding_window:
             longest = min(longest, self.sliding_window + self.block_size)
-        need = math.ceil(longest / self.block_size) + 1
+        need = math.ceil(longest / self.block_size)
         if need > self.cache.num_blocks:
             raise ValueError(f"this request needs up to {need} KV blocks but the cache has only "
                              f"{self.cache.num_blocks}: raise num_blocks or lower max_new_tokens")
