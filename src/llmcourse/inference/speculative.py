@@ -165,10 +165,14 @@ def speculative_generate(target, draft, idx: torch.Tensor, max_new_tokens: int, 
 
 
 def prompt_lookup_candidates(tokens: list[int], k: int, max_ngram: int = 3) -> list[int]:
-    """Up to k guesses: what followed the most recent earlier occurrence of the last n-gram (n = max_ngram..1)."""
+    """Up to k guesses: what followed an earlier occurrence of the last n-gram (n = max_ngram down to 1).
+
+    The earliest occurrence that has a continuation wins (transformers' prompt lookup does
+    the same); no occurrence at all gives no guesses.
+    """
     for n in range(min(max_ngram, len(tokens) - 1), 0, -1):
         tail = tokens[-n:]
-        for start in range(len(tokens) - n - 1, -1, -1):  # latest earlier occurrence first
+        for start in range(len(tokens) - n):  # earliest first; the tail itself has no continuation
             if tokens[start:start + n] == tail:
                 follow = tokens[start + n: start + n + k]
                 if follow:

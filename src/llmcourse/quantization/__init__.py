@@ -9,11 +9,12 @@
     evaluate       perplexity, size and speed of a (quantised) model
 """
 
-from llmcourse.quantization.gguf_blocks import gguf_dequantize, gguf_quantize
+from llmcourse.quantization.gguf_blocks import gguf_dequantize, gguf_quantize, quantize_q4_0, quantize_q8_0
 from llmcourse.quantization.gguf_export import byte_to_unicode, export_gguf, gguf_tokenizer_metadata, permute_rope_rows
-from llmcourse.quantization.int4 import Int4Weight, dequantize_int4, pack_int4, quantize_int4, unpack_int4
+from llmcourse.quantization.int4 import Int4Weight, dequantize_int4, int4_groupwise, pack_int4, quantize_int4, unpack_int4
 from llmcourse.quantization.int8 import (
-    QTensor, absmax_quantize, check_finite, dequantize, quantization_error, zeropoint_quantize,
+    QTensor, absmax_int8, absmax_quantize, check_finite, dequantize, quantization_error, zeropoint_int8,
+    zeropoint_quantize,
 )
 from llmcourse.quantization.linear import (
     SCHEMES, Int4Linear, Int8Linear, Int8OutlierLinear, NF4Linear, model_nbytes, quantize_model,
@@ -22,7 +23,7 @@ from llmcourse.quantization.outliers import find_outlier_columns, int8_outlier_m
 
 __all__ = [
     "Int4Linear", "Int4Weight", "Int8Linear", "Int8OutlierLinear", "NF4Linear", "QTensor", "SCHEMES",
-    "absmax_quantize", "byte_to_unicode", "check_finite", "dequantize", "dequantize_int4", "export_gguf",
+    "absmax_int8", "absmax_quantize", "int4_groupwise", "quantize_q4_0", "quantize_q8_0", "zeropoint_int8", "byte_to_unicode", "check_finite", "dequantize", "dequantize_int4", "export_gguf",
     "find_outlier_columns", "gguf_dequantize", "gguf_quantize", "gguf_tokenizer_metadata", "int8_outlier_matmul",
     "model_nbytes", "pack_int4", "permute_rope_rows", "quantization_error", "quantize_int4", "quantize_model",
     "unpack_int4", "vectorwise_quantize", "zeropoint_quantize",

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["BLOCK", "QTYPES", "gguf_dequantize", "gguf_quantize"]
+__all__ = ["BLOCK", "QTYPES", "gguf_dequantize", "gguf_quantize", "quantize_q4_0", "quantize_q8_0"]
 
 BLOCK = 32
 QTYPES = {"Q8_0": 2 + BLOCK, "Q4_0": 2 + BLOCK // 2}  # bytes per block of 32
@@ -104,3 +104,13 @@ def gguf_dequantize(data: np.ndarray, qtype: str, shape: tuple[int, ...] | None 
         q = np.concatenate([packed & 0x0F, packed >> 4], axis=1).astype(np.float32) - 8
     out = (q * d).reshape(*np.asarray(data).shape[:-1], -1)
     return out.reshape(shape) if shape is not None else out
+
+
+def quantize_q8_0(x: np.ndarray) -> np.ndarray:
+    """Q8_0 blocks of a float32 array (..., n): `gguf_quantize(x, "Q8_0")`."""
+    return gguf_quantize(x, "Q8_0")
+
+
+def quantize_q4_0(x: np.ndarray) -> np.ndarray:
+    """Q4_0 blocks of a float32 array (..., n): `gguf_quantize(x, "Q4_0")`."""
+    return gguf_quantize(x, "Q4_0")

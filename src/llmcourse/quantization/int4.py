@@ -27,7 +27,7 @@ import torch
 
 from llmcourse.quantization.int8 import check_finite
 
-__all__ = ["Int4Weight", "EPS", "dequantize_int4", "pack_int4", "quantize_int4", "unpack_int4"]
+__all__ = ["Int4Weight", "EPS", "dequantize_int4", "int4_groupwise", "pack_int4", "quantize_int4", "unpack_int4"]
 
 EPS = torch.finfo(torch.float32).eps  # smallest scale: an all-zero group still divides by something
 
@@ -94,3 +94,9 @@ def dequantize_int4(qw: Int4Weight) -> torch.Tensor:
     q = unpack_int4(qw.packed).float().reshape(out_f, in_f // qw.group_size, qw.group_size)
     w = (q - qw.zero.float()[..., None]) * qw.scale[..., None]
     return w.reshape(out_f, in_f)
+
+
+def int4_groupwise(w: torch.Tensor, group_size: int = 64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Group-wise INT4 codes before packing: (codes uint8 (out, in) in 0..15, scale and zero (out, in / g))."""
+    qw = quantize_int4(w, group_size)
+    return unpack_int4(qw.packed), qw.scale, qw.zero

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["QTensor", "absmax_quantize", "check_finite", "dequantize", "quantization_error", "zeropoint_quantize"]
+__all__ = ["QTensor", "absmax_int8", "absmax_quantize", "check_finite", "dequantize", "quantization_error",
+           "zeropoint_int8", "zeropoint_quantize"]
 
 
 def check_finite(x: torch.Tensor, what: str = "tensor") -> torch.Tensor:
@@ -124,3 +125,15 @@ def quantization_error(x: torch.Tensor, x_hat: torch.Tensor) -> dict[str, float]
     snr = 10 * torch.log10(x.float().pow(2).mean() / noise.clamp(min=1e-30))
     return {"max_abs": float(err.abs().max()), "mean_abs": float(err.abs().mean()),
             "rmse": float(noise.sqrt()), "snr_db": float(snr)}
+
+
+def absmax_int8(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row (per output channel) absmax INT8 of a weight (out, in): (q int8 (out, in), scale (out, 1))."""
+    qt = absmax_quantize(w, dim=0)
+    return qt.q, qt.scale
+
+
+def zeropoint_int8(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Per-tensor zero-point INT8: (q uint8, scale (a 0-d float tensor), zero point (an int in 0..255))."""
+    qt = zeropoint_quantize(x)
+    return qt.q, qt.scale.reshape(()), int(qt.zero)

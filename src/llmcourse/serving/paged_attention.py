@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from llmcourse.nn.mha import repeat_kv
 
-__all__ = ["AttentionGroup", "attention_mask", "paged_attention"]
+__all__ = ["AttentionGroup", "attention_mask", "paged_attention", "paged_attention_decode"]
 
 
 @dataclass
@@ -66,3 +66,22 @@ def paged_attention(q: torch.Tensor, cache, layer: int, group: AttentionGroup, s
     mask = attention_mask(group.q_pos, k.shape[2], group.ctx_len, window)
     out = F.scaled_dot_product_attention(qb, k, v, attn_mask=mask, scale=scale)  # (B, H, T, hd)
     return out.transpose(1, 2).reshape(B, T, H * hd)
+
+
+def paged_attention_decode(q: torch.Tensor, key_cache: torch.Tensor, value_cache: torch.Tensor,
+                           block_tables: torch.Tensor, ctx_lens: torch.Tensor, scale: float | None = None
+                           ) -> torch.Tensor:
+    """One decoding step for B sequences: q (B, H, hd) attends over each sequence's first ctx_len
+    keys, read through its block table from key/value caches (num_blocks, block_size, H_kv, hd).
+
+    block_tables (B, max_blocks) (unused entries may hold any block id); returns (B, H, hd).
+    """
+    B, H, hd = q.shape
+    nb, bs, Hkv, _ = key_cache.shape
+    k = key_cache[block_tables].reshape(B, -1, Hkv, hd).transpose(1, 2)  # (B, H_kv, S, hd)
+    v = value_cache[block_tables].reshape(B, -1, Hkv, hd).transpose(1, 2)
+    k, v = repeat_kv(k, H // Hkv), repeat_kv(v, H // Hkv)  # (B, H, S, hd)
+    mask = torch.arange(k.shape[2], device=q.device)[None, :] < ctx_lens[:, None]  # (B, S)
+    out = F.scaled_dot_product_attention(q[:, :, None], k, v, attn_mask=mask[:, None, None, :],
+                                         scale=scale)  # (B, H, 1, hd)
+    return out[:, :, 0]

@@ -28,11 +28,18 @@ from collections import OrderedDict
 
 import torch
 
-__all__ = ["BlockAllocator", "NoFreeBlocks", "PagedKVCache", "prefix_hashes"]
+__all__ = ["BlockAllocator", "NoFreeBlocks", "PagedKVCache", "prefix_hashes", "slot_mapping"]
 
 
 class NoFreeBlocks(RuntimeError):
     """Every block is in use; the scheduler queues or preempts instead."""
+
+
+def slot_mapping(block_table: list[int], positions: list[int], block_size: int) -> torch.Tensor:
+    """Where positions of a sequence live in the flat cache: block_table[p // block_size] * block_size + p % block_size."""
+    table = torch.as_tensor(block_table, dtype=torch.long)
+    pos = torch.as_tensor(positions, dtype=torch.long)
+    return table[pos // block_size] * block_size + pos % block_size
 
 
 def prefix_hashes(tokens: list[int], block_size: int, parent: int | None = None) -> list[int]:
