@@ -89,7 +89,7 @@ def _probs(logits: torch.Tensor, s: SamplingParams) -> torch.Tensor:
 
 
 @torch.no_grad()
-def _verify_loop(target, idx, max_new_tokens, k, propose, stats, sampling, generator, draft_probs=None):
+def _verify_loop(target, idx, max_new_tokens, k, propose, stats, sampling, generator, accept=accept_greedy):
     """The loop both speculative and prompt-lookup decoding share; `propose(tokens) -> guesses`."""
     cache = KVCache.for_model(target, max_len=idx.shape[1] + max_new_tokens + k)
     tokens = idx[0].tolist()
@@ -101,7 +101,7 @@ def _verify_loop(target, idx, max_new_tokens, k, propose, stats, sampling, gener
         logits = forward_cached(target, run, cache)[0]  # (1 + g, V)
         stats.target_forwards += 1
         if sampling is None or sampling.greedy:
-            n, nxt = accept_greedy(guesses, logits.argmax(dim=-1).tolist())
+            n, nxt = accept(guesses, logits.argmax(dim=-1).tolist())
         else:
             n, nxt = _accept_sampled(guesses, _probs(logits, sampling), q, generator)
         stats.proposed += len(guesses)
@@ -129,12 +129,14 @@ def _accept_sampled(guesses, p, q, generator):
 
 @torch.no_grad()
 def speculative_generate(target, draft, idx: torch.Tensor, max_new_tokens: int, k: int = 4,
-                         sampling: SamplingParams | None = None, stats: SpeculativeStats | None = None) -> torch.Tensor:
+                         sampling: SamplingParams | None = None, stats: SpeculativeStats | None = None,
+                         accept=accept_greedy) -> torch.Tensor:
     """Generate with `draft` guessing k tokens per round for `target`: idx (1, T) -> (1, T + new).
 
     Greedy (the default) returns exactly `target`'s greedy generation. Pass a
     `SpeculativeStats` to read the acceptance rate afterwards. Both models must share
-    the tokenizer (same vocabulary).
+    the tokenizer (same vocabulary). `accept(guesses, target_choice) -> (n, next)` is the
+    greedy verification rule (notebook 6.1 passes the learner's).
     """
     _check((target, draft), idx, max_new_tokens, k)
     if draft.config.vocab_size != target.config.vocab_size:
@@ -161,7 +163,7 @@ def speculative_generate(target, draft, idx: torch.Tensor, max_new_tokens: int, 
             pending = torch.tensor([[g]], device=idx.device)
         return guesses, (torch.stack(qs) if qs else None)
 
-    return _verify_loop(target, idx, max_new_tokens, k, propose, stats, sampling, generator)
+    return _verify_loop(target, idx, max_new_tokens, k, propose, stats, sampling, generator, accept)
 
 
 def prompt_lookup_candidates(tokens: list[int], k: int, max_ngram: int = 3) -> list[int]:
@@ -182,13 +184,15 @@ def prompt_lookup_candidates(tokens: list[int], k: int, max_ngram: int = 3) -> l
 
 @torch.no_grad()
 def prompt_lookup_generate(model, idx: torch.Tensor, max_new_tokens: int, k: int = 4, max_ngram: int = 3,
-                           stats: SpeculativeStats | None = None) -> torch.Tensor:
+                           stats: SpeculativeStats | None = None, candidates=None) -> torch.Tensor:
     """Greedy generation verified like speculative decoding, guesses copied from the text so far.
 
     Returns exactly `model`'s greedy output; faster when the output repeats the prompt.
+    `candidates(tokens, k, max_ngram)` finds the guesses (default `prompt_lookup_candidates`).
     """
+    find = candidates or prompt_lookup_candidates
     _check((model,), idx, max_new_tokens, k)
     stats = stats if stats is not None else SpeculativeStats()
     model.eval()
     return _verify_loop(model, idx, max_new_tokens, k,
-                        lambda tokens, n: (prompt_lookup_candidates(tokens, n, max_ngram), None), stats, None, None)
+                        lambda tokens, n: (list(find(tokens, n, max_ngram))[:n], None), stats, None, None)
