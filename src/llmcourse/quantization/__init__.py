@@ -6,7 +6,8 @@
     linear         quantised nn.Linear replacements and quantize_model
     gguf_blocks    llama.cpp's Q8_0 / Q4_0 blocks, byte-equal to gguf-py
     gguf_export    the course GPT and its tokenizer as a GGUF file for llama.cpp
-    evaluate       perplexity, size and speed of a (quantised) model
+    evaluate       perplexity, a task metric, size and speed; bitsandbytes, torchao, llama.cpp peers
+    nf4            (week 5) QLoRA's 4-bit NormalFloat
 """
 
 from llmcourse.quantization.gguf_blocks import gguf_dequantize, gguf_quantize, quantize_q4_0, quantize_q8_0
@@ -17,14 +18,14 @@ from llmcourse.quantization.int8 import (
     zeropoint_quantize,
 )
 from llmcourse.quantization.linear import (
-    SCHEMES, Int4Linear, Int8Linear, Int8OutlierLinear, NF4Linear, model_nbytes, quantize_model,
+    SCHEMES, Int4Linear, Int8Linear, Int8OutlierLinear, model_nbytes, nf4_available, quantize_model,
 )
 from llmcourse.quantization.outliers import find_outlier_columns, int8_outlier_matmul, vectorwise_quantize
 
 __all__ = [
-    "Int4Linear", "Int4Weight", "Int8Linear", "Int8OutlierLinear", "NF4Linear", "QTensor", "SCHEMES",
+    "Int4Linear", "Int4Weight", "Int8Linear", "Int8OutlierLinear", "QTensor", "SCHEMES",
     "absmax_int8", "absmax_quantize", "int4_groupwise", "quantize_q4_0", "quantize_q8_0", "zeropoint_int8", "byte_to_unicode", "check_finite", "dequantize", "dequantize_int4", "export_gguf",
     "find_outlier_columns", "gguf_dequantize", "gguf_quantize", "gguf_tokenizer_metadata", "int8_outlier_matmul",
-    "model_nbytes", "pack_int4", "permute_rope_rows", "quantization_error", "quantize_int4", "quantize_model",
+    "model_nbytes", "nf4_available", "pack_int4", "permute_rope_rows", "quantization_error", "quantize_int4", "quantize_model",
     "unpack_int4", "vectorwise_quantize", "zeropoint_quantize",
 ]

@@ -6,7 +6,7 @@ Each layer keeps its weight in the small format and computes y = x W^T + b from 
                         (the scale of row j factors out of the dot product for output j)
     Int4Linear          group-wise INT4 (packed two per byte); dequantised in forward
     Int8OutlierLinear   LLM.int8(): INT8 weights, INT8 activations except outlier columns
-    NF4Linear           4-bit NormalFloat blocks (week 5's `llmcourse.quantization.nf4`)
+    "nf4"               4-bit NormalFloat blocks: week 5's `llmcourse.quantization.nf4` layers
 
 Weight-only schemes save memory (the weights are 4x or 8x smaller); whether they are
 faster depends on a kernel that reads the small format directly — in eager PyTorch on a
@@ -25,8 +25,7 @@ from llmcourse.quantization.int4 import dequantize_int4, quantize_int4
 from llmcourse.quantization.int8 import absmax_quantize, check_finite
 from llmcourse.quantization.outliers import int8_outlier_matmul, vectorwise_quantize
 
-__all__ = ["Int4Linear", "Int8Linear", "Int8OutlierLinear", "NF4Linear", "SCHEMES", "model_nbytes",
-           "quantize_model"]
+__all__ = ["Int4Linear", "Int8Linear", "Int8OutlierLinear", "SCHEMES", "model_nbytes", "nf4_available", "quantize_model"]
 
 
 class _QuantLinear(nn.Module):
@@ -93,23 +92,14 @@ class Int8OutlierLinear(_QuantLinear):
         return y.to(x.dtype)
 
 
-class NF4Linear(_QuantLinear):
-    """4-bit NormalFloat weights in blocks (QLoRA's format), dequantised in forward."""
-
-    def __init__(self, linear: nn.Linear, block_size: int = 64) -> None:
-        super().__init__(linear)
-        from llmcourse.quantization import nf4
-
-        self.nf4 = nf4
-        self.state = nf4.quantize_nf4(linear.weight.detach(), block_size)
-        self.shape = tuple(linear.weight.shape)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.nf4.dequantize_nf4(self.state).reshape(self.shape).to(x.dtype)
-        return F.linear(x, w, self.bias)
+SCHEMES = {"int8": Int8Linear, "int4": Int4Linear, "int8-outliers": Int8OutlierLinear, "nf4": None}
 
 
-SCHEMES = {"int8": Int8Linear, "int4": Int4Linear, "int8-outliers": Int8OutlierLinear, "nf4": NF4Linear}
+def nf4_available() -> bool:
+    """Week 5 writes NF4 (`llmcourse.quantization.nf4`); is it in this checkout?"""
+    import importlib.util
+
+    return importlib.util.find_spec("llmcourse.quantization.nf4") is not None
 
 
 def quantize_model(model: nn.Module, scheme: str, skip: tuple[str, ...] = ("lm_head",), **kwargs) -> nn.Module:
@@ -120,6 +110,12 @@ def quantize_model(model: nn.Module, scheme: str, skip: tuple[str, ...] = ("lm_h
     """
     if scheme not in SCHEMES:
         raise ValueError(f"unknown scheme {scheme!r}; use one of {', '.join(SCHEMES)}")
+    if scheme == "nf4":
+        if not nf4_available():
+            raise ImportError("NF4 is week 5's (llmcourse.quantization.nf4), which this checkout does not have yet")
+        from llmcourse.quantization.nf4 import quantize_model_nf4
+
+        return quantize_model_nf4(model, skip=skip, compute_dtype=torch.float32, **kwargs).eval()
     make = SCHEMES[scheme]
     targets = [(name, mod) for name, mod in model.named_modules()
                if isinstance(mod, nn.Linear) and not name.endswith(skip)]
@@ -139,6 +135,8 @@ def model_nbytes(model: nn.Module) -> int:
             continue
         seen.add(key)
         total += t.numel() * t.element_size()
-    for mod in model.modules():  # quantised state kept outside parameters and buffers
-        total += getattr(mod, "extra_nbytes", 0)
+    for mod in model.modules():  # quantised tensors kept as plain attributes (week 5's NF4Tensor)
+        for value in vars(mod).values():
+            if hasattr(value, "dequantize") and callable(getattr(value, "nbytes", None)):
+                total += value.nbytes()
     return total
