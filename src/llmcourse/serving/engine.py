@@ -36,7 +36,7 @@ import torch
 from llmcourse.inference.sampling import GREEDY, SamplingParams, sample_with
 from llmcourse.serving.adapters import ModelAdapter, adapt, run_model
 from llmcourse.serving.paged_attention import AttentionGroup, paged_attention
-from llmcourse.serving.paged_cache import NoFreeBlocks, PagedKVCache, prefix_hashes
+from llmcourse.serving.paged_cache import PagedKVCache, prefix_hashes
 
 __all__ = ["Engine", "EngineStats", "Request", "StepOutput"]
 
@@ -105,7 +105,7 @@ class Engine:
 
     def __init__(self, model, block_size: int = 16, num_blocks: int | None = None, max_batch: int = 32,
                  prefix_sharing: bool = True, sliding_window: int | None = None, max_prefill_tokens: int = 2048,
-                 memory_mib: int = 512, eos_token_id: int | None = None) -> None:
+                 memory_mib: int = 512, eos_token_id: int | None = None, decode_attention=None) -> None:
         self.adapter: ModelAdapter = adapt(model)
         a = self.adapter
         if block_size < 1 or max_batch < 1:
@@ -118,6 +118,7 @@ class Engine:
         self.block_size, self.max_batch = block_size, max_batch
         self.prefix_sharing, self.sliding_window = prefix_sharing, sliding_window
         self.max_prefill_tokens = max_prefill_tokens
+        self.decode_attention = decode_attention
         self.eos_token_id = eos_token_id if eos_token_id is not None else a.eos_token_id
         self.waiting: deque[Request] = deque()
         self.running: list[Request] = []
@@ -201,7 +202,7 @@ class Engine:
         alloc = self.cache.allocator
         if block_index == len(req.blocks):
             req.blocks.append(alloc.allocate())
-        elif alloc.ref[req.blocks[block_index]] > 1:  # copy-on-write
+        elif self.prefix_sharing and alloc.ref[req.blocks[block_index]] > 1:  # copy-on-write (shared only by prefix)
             new = alloc.allocate()
             self.cache.copy_block(req.blocks[block_index], new)
             alloc.free(req.blocks[block_index])
@@ -210,17 +211,16 @@ class Engine:
 
     def _reserve(self, req: Request) -> bool:
         """Blocks for every position req will write this step; preempts others (newest first) if needed."""
+        alloc = self.cache.allocator
         first, last = req.n_cached // self.block_size, (len(req.tokens) - 1) // self.block_size
         for j in range(first, last + 1):
-            while True:
-                try:
-                    self._writable(req, j)
-                    break
-                except NoFreeBlocks:
-                    victim = self.running[-1]
-                    self._preempt(victim)
-                    if victim is req:
-                        return False
+            needs_block = j == len(req.blocks) or (self.prefix_sharing and alloc.ref[req.blocks[j]] > 1)
+            while needs_block and alloc.num_free == 0:  # the cache is full: preempt the newest sequence
+                victim = self.running[-1]
+                self._preempt(victim)
+                if victim is req:
+                    return False
+            self._writable(req, j)
         return True
 
     def _admit(self, req: Request) -> bool:
@@ -306,7 +306,11 @@ class Engine:
             self.cache.write(layer, slots_t, k, v)
             out = q.new_empty(q.shape[0], q.shape[1] * q.shape[2])
             for g in groups:
-                res = paged_attention(q, self.cache, layer, g, a.scale, windows[layer])  # (B, T, H*hd)
+                if self.decode_attention is not None and g.rows.shape[1] == 1 and windows[layer] is None:
+                    res = self.decode_attention(q[g.rows[:, 0]], self.cache.keys[layer], self.cache.values[layer],
+                                                g.tables, g.ctx_len, a.scale).reshape(g.rows.shape[0], 1, -1)
+                else:
+                    res = paged_attention(q, self.cache, layer, g, a.scale, windows[layer])  # (B, T, H*hd)
                 valid = g.rows >= 0
                 out[g.rows[valid]] = res[valid]
             return out
@@ -386,7 +390,7 @@ class Engine:
             outputs.append(StepOutput(req.request_id, tok, reason is not None, reason))
         self.stats.steps += 1
         self.stats.batch_sizes.append(len(batch))
-        self.stats.peak_blocks = max(self.stats.peak_blocks, alloc.num_used)
+        self.stats.peak_blocks = max(self.stats.peak_blocks, self.cache.num_blocks - alloc.num_free)
         return outputs
 
     # ------------------------------------------------------------------ convenience
