@@ -12,6 +12,7 @@ model and llama.cpp are measured by the same code on the same windows.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -85,8 +86,11 @@ def tokens_per_second(generate: Callable[[], int], repeats: int = 1) -> float:
 def bnb_quantize(model: nn.Module, kind: str, skip: tuple[str, ...] = ("lm_head",)) -> nn.Module:
     """A copy of `model` with every nn.Linear replaced by bitsandbytes' Linear8bitLt ("int8", LLM.int8()
     with threshold 6) or Linear4bit ("nf4", blocks of 64, float32 compute), on the CPU."""
+    import warnings
+
     import bitsandbytes as bnb
 
+    warnings.filterwarnings("ignore", message="MatMul8bitLt: inputs will be cast")  # it says so on every call
     model = copy.deepcopy(model)
     for name, lin in [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear) and not n.endswith(skip)]:
         w = lin.weight.detach()
@@ -116,6 +120,24 @@ def torchao_int8(model: nn.Module) -> nn.Module:
     return model.eval()
 
 
+@contextlib.contextmanager
+def _quiet_c_output():
+    """Send file descriptors 1 and 2 to /dev/null for a moment (C libraries write there directly)."""
+    import os
+    import sys
+
+    sys.stdout.flush(), sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1), os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1), os.dup2(saved[1], 2)
+        for fd in saved + [null]:
+            os.close(fd)
+
+
 def llamacpp_quantize(src: str | Path, dst: str | Path, qtype: str = "Q4_K_M") -> Path:
     """llama.cpp's own quantiser (what `llama-quantize` does): src GGUF (F16/F32) -> dst in `qtype`.
 
@@ -130,7 +152,8 @@ def llamacpp_quantize(src: str | Path, dst: str | Path, qtype: str = "Q4_K_M") -
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = ftype
     params.nthread = 1
-    rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), params)
+    with _quiet_c_output():  # llama.cpp logs every tensor from C, past Python's sys.stdout
+        rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), params)
     if rc != 0:
         raise RuntimeError(f"llama.cpp could not quantise {src} to {qtype} (code {rc})")
     return Path(dst)
