@@ -393,13 +393,12 @@ assert blocks_freed
 # lengths (loopback only). Per concurrency level: throughput (tokens/s), **time to first
 # token** (queueing plus prefill: what a user waits for) and **inter-token latency** (the pace
 # of the stream), p50 and p99. llama.cpp serves the GGUF of notebook 6.2 (the same model,
-# Q8_0); its Python server handles one request at a time.
+# Q8_0); its Python server computes one request at a time and queues the others.
 
 # %%
 from pathlib import Path
 
-from llmcourse.inference.llamacpp import LlamaServer
-from llmcourse.serving import mixed_workload, sweep
+from llmcourse.serving import llamacpp_server, mixed_workload, sweep
 
 texts = [tok.decode(p) for p in prompts]
 workload = mixed_workload(texts, LOAD_REQUESTS, *NEW_TOKENS, seed=1)
@@ -417,7 +416,7 @@ def export_now():
 
 
 gguf_path = load_artifact("course-gpt-gguf", fallback=export_now)
-with LlamaServer(gguf_path, n_ctx=c.block_size) as lserver:
+with llamacpp_server(gguf_path, n_ctx=c.block_size) as lserver:
     curves["llama.cpp server"] = sweep(lserver.base_url, lserver.model_name, workload, CONCURRENCY,
                                        extra={"min_tokens": NEW_TOKENS[0]})
 

@@ -12,14 +12,14 @@
 from llmcourse.serving.adapters import GPTAdapter, Gemma3Adapter, LlamaAdapter, ModelAdapter, adapt, run_model
 from llmcourse.serving.engine import Engine, EngineStats, Request, StepOutput
 from llmcourse.serving.paged_attention import AttentionGroup, attention_mask, paged_attention, paged_attention_decode
-from llmcourse.serving.load import LoadResult, mixed_workload, run_load, sweep
+from llmcourse.serving.load import LoadResult, llamacpp_server, mixed_workload, run_load, sweep
 from llmcourse.serving.loading import served_from, served_model
 from llmcourse.serving.paged_cache import BlockAllocator, NoFreeBlocks, PagedKVCache, prefix_hashes, slot_mapping
 from llmcourse.serving.server import ServedModel, ServerThread, build_app, chat_prompt
 
 __all__ = [
     "AttentionGroup", "BlockAllocator", "Engine", "EngineStats", "GPTAdapter", "Gemma3Adapter", "LlamaAdapter",
-    "LoadResult", "ModelAdapter", "NoFreeBlocks", "PagedKVCache", "Request", "ServedModel", "ServerThread",
+    "LoadResult", "ModelAdapter", "llamacpp_server", "NoFreeBlocks", "PagedKVCache", "Request", "ServedModel", "ServerThread",
     "StepOutput", "adapt", "attention_mask", "build_app", "chat_prompt", "mixed_workload", "paged_attention",
     "paged_attention_decode", "prefix_hashes", "slot_mapping", "run_load", "run_model", "served_from", "served_model", "sweep",
 ]

@@ -27,7 +27,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-__all__ = ["LoadResult", "RequestTrace", "mixed_workload", "run_load", "sweep"]
+__all__ = ["LoadResult", "RequestTrace", "llamacpp_server", "mixed_workload", "run_load", "sweep"]
 
 
 @dataclass
@@ -139,5 +139,36 @@ def run_load(base_url: str, model: str, workload: list[tuple[str, int]], concurr
 
 def sweep(base_url: str, model: str, workload: list[tuple[str, int]], concurrencies: list[int],
           max_seconds: float = 120.0, extra: dict | None = None) -> list[dict]:
-    """run_load at each concurrency (the same workload each time); one summary per level."""
+    """run_load at each concurrency (the same workload each time); one summary per level.
+
+    One short request goes first, unmeasured: a server's first request pays for warming up.
+    """
+    run_load(base_url, model, workload[:1], 1, max_seconds, extra)
     return [run_load(base_url, model, workload, c, max_seconds, extra).summary() for c in concurrencies]
+
+
+def llamacpp_server(gguf, n_ctx: int = 2048):
+    """llama.cpp's OpenAI server (`LlamaServer`) that *queues* concurrent requests.
+
+    By default llama-cpp-python's server interrupts the running completion when a new
+    request arrives (`interrupt_requests`), so concurrent clients break each other's
+    streams; its settings are read from the environment, so the server is started with
+    INTERRUPT_REQUESTS=false. Use it as a context manager, like LlamaServer.
+    """
+    import os
+
+    from llmcourse.inference.llamacpp import LlamaServer
+
+    class QueueingLlamaServer(LlamaServer):
+        def start(self):
+            old = os.environ.get("INTERRUPT_REQUESTS")
+            os.environ["INTERRUPT_REQUESTS"] = "false"
+            try:
+                return super().start()
+            finally:
+                if old is None:
+                    os.environ.pop("INTERRUPT_REQUESTS", None)
+                else:
+                    os.environ["INTERRUPT_REQUESTS"] = old
+
+    return QueueingLlamaServer(gguf, n_ctx=n_ctx)
