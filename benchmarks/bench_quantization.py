@@ -29,7 +29,7 @@ def _hf_speed(model, ids) -> float:
 
 @benchmark("quantization")
 def run(b: Bench) -> None:
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # a shared 2-core machine: two OpenMP threads spin against other work
     from llmcourse.assets import load_lm
     from llmcourse.assets.models import gemma_gguf_path
     from llmcourse.inference.llamacpp import load_llama
@@ -62,13 +62,13 @@ def run(b: Bench) -> None:
             b.record(f"{name} speed", _hf_speed(m, prompt), "tok/s", "speed", True)
         except Exception as err:  # a peer that does not run on this machine is a note, not a crash
             b.note(f"{name}: does not run here ({type(err).__name__}: {str(err)[:150]})")
-    llm = load_llama(gemma_gguf_path(), n_ctx=WINDOW, logits_all=True, n_threads=2)
+    llm = load_llama(gemma_gguf_path(), n_ctx=WINDOW, logits_all=True, n_threads=1)
     f = llamacpp_logits_fn(llm)
     b.record("llama.cpp Q4_K_M perplexity", perplexity(f, ids, WINDOW, WINDOWS), "ppl", "perplexity")
     b.record("llama.cpp Q4_K_M next-token accuracy", next_token_accuracy(f, ids, WINDOW, WINDOWS), "frac", "accuracy",
              True)
     b.record("llama.cpp Q4_K_M size", gemma_gguf_path().stat().st_size / 1e6, "MB", "size")
-    fast = load_llama(gemma_gguf_path(), n_ctx=WINDOW, n_threads=2)
+    fast = load_llama(gemma_gguf_path(), n_ctx=WINDOW, n_threads=1)
     t0 = time.perf_counter()
     n = fast.create_completion(ids[:16], max_tokens=GEN, temperature=0.0)["usage"]["completion_tokens"]
     b.record("llama.cpp Q4_K_M speed", n / (time.perf_counter() - t0), "tok/s", "speed", True)
