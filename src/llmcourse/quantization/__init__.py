@@ -11,8 +11,12 @@
 """
 
 from llmcourse.quantization.gguf_blocks import gguf_dequantize, gguf_quantize, quantize_q4_0, quantize_q8_0
-from llmcourse.quantization.gguf_export import byte_to_unicode, export_gguf, gguf_tokenizer_metadata, permute_rope_rows
-from llmcourse.quantization.int4 import Int4Weight, dequantize_int4, int4_groupwise, pack_int4, quantize_int4, unpack_int4
+from llmcourse.quantization.gguf_export import (
+    byte_to_unicode, export_gguf, gguf_tokenizer_metadata, permute_rope_rows,
+)
+from llmcourse.quantization.int4 import (
+    Int4Weight, dequantize_int4, int4_groupwise, pack_int4, quantize_int4, unpack_int4,
+)
 from llmcourse.quantization.int8 import (
     QTensor, absmax_int8, absmax_quantize, check_finite, dequantize, quantization_error, zeropoint_int8,
     zeropoint_quantize,
@@ -23,9 +27,10 @@ from llmcourse.quantization.linear import (
 from llmcourse.quantization.outliers import find_outlier_columns, int8_outlier_matmul, vectorwise_quantize
 
 __all__ = [
-    "Int4Linear", "Int4Weight", "Int8Linear", "Int8OutlierLinear", "QTensor", "SCHEMES",
-    "absmax_int8", "absmax_quantize", "int4_groupwise", "quantize_q4_0", "quantize_q8_0", "zeropoint_int8", "byte_to_unicode", "check_finite", "dequantize", "dequantize_int4", "export_gguf",
-    "find_outlier_columns", "gguf_dequantize", "gguf_quantize", "gguf_tokenizer_metadata", "int8_outlier_matmul",
-    "model_nbytes", "nf4_available", "pack_int4", "permute_rope_rows", "quantization_error", "quantize_int4", "quantize_model",
-    "unpack_int4", "vectorwise_quantize", "zeropoint_quantize",
+    "Int4Linear", "Int4Weight", "Int8Linear", "Int8OutlierLinear", "QTensor", "SCHEMES", "absmax_int8",
+    "absmax_quantize", "byte_to_unicode", "check_finite", "dequantize", "dequantize_int4", "export_gguf",
+    "find_outlier_columns", "gguf_dequantize", "gguf_quantize", "gguf_tokenizer_metadata", "int4_groupwise",
+    "int8_outlier_matmul", "model_nbytes", "nf4_available", "pack_int4", "permute_rope_rows", "quantization_error",
+    "quantize_int4", "quantize_model", "quantize_q4_0", "quantize_q8_0", "unpack_int4", "vectorwise_quantize",
+    "zeropoint_int8", "zeropoint_quantize",
 ]

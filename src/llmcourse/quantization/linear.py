@@ -25,7 +25,8 @@ from llmcourse.quantization.int4 import dequantize_int4, quantize_int4
 from llmcourse.quantization.int8 import absmax_quantize, check_finite
 from llmcourse.quantization.outliers import int8_outlier_matmul, vectorwise_quantize
 
-__all__ = ["Int4Linear", "Int8Linear", "Int8OutlierLinear", "SCHEMES", "model_nbytes", "nf4_available", "quantize_model"]
+__all__ = ["Int4Linear", "Int8Linear", "Int8OutlierLinear", "SCHEMES", "model_nbytes", "nf4_available",
+           "quantize_model"]
 
 
 class _QuantLinear(nn.Module):

@@ -36,7 +36,7 @@ class NoFreeBlocks(RuntimeError):
 
 
 def slot_mapping(block_table: list[int], positions: list[int], block_size: int) -> torch.Tensor:
-    """Where positions of a sequence live in the flat cache: block_table[p // block_size] * block_size + p % block_size."""
+    """Where positions live in the flat cache: block_table[p // block_size] * block_size + p % block_size."""
     table = torch.as_tensor(block_table, dtype=torch.long)
     pos = torch.as_tensor(positions, dtype=torch.long)
     return table[pos // block_size] * block_size + pos % block_size

@@ -75,7 +75,8 @@ class EngineLoop:
         self.thread = threading.Thread(target=self._run, name="engine-loop", daemon=True)
         self.thread.start()
 
-    def submit(self, prompt: list[int], max_tokens: int, sampling: SamplingParams, ignore_eos: bool) -> tuple[str, asyncio.Queue]:
+    def submit(self, prompt: list[int], max_tokens: int, sampling: SamplingParams,
+               ignore_eos: bool) -> tuple[str, asyncio.Queue]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue = asyncio.Queue()
         rid = f"cmpl-{uuid.uuid4().hex[:16]}"
