@@ -17,6 +17,11 @@ import os
 import sys
 import time
 
+# this file sits beside the course's own `vllm.py` (the client): keep that directory off the path,
+# or `import vllm` would find the client instead of the real vLLM
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.getcwd()) != _HERE]
+
 
 def main() -> None:
     job = json.loads(sys.stdin.read())

@@ -97,6 +97,13 @@ class GPTAdapter(ModelAdapter):
             x = x + SINUSOIDAL_SCALE * sinusoidal_positions(positions, m.config.n_embd).to(x.dtype)
         return x
 
+    def _cos_sin(self, positions, dtype):
+        """The rotary tables of this step's positions, computed once and shared by every layer."""
+        cached = getattr(self, "_rope_cache", None)
+        if cached is None or cached[0] is not positions:
+            self._rope_cache = (positions, *self.model.rotary(positions, dtype=dtype))
+        return self._rope_cache[1], self._rope_cache[2]
+
     def qkv(self, layer, x, positions):
         block = self.model.blocks[layer]
         N = x.shape[0]
@@ -105,7 +112,7 @@ class GPTAdapter(ModelAdapter):
         k = k.view(N, self.n_kv_head, self.head_dim)
         v = v.view(N, self.n_kv_head, self.head_dim)
         if self.model.rotary is not None:
-            cos, sin = self.model.rotary(positions, dtype=x.dtype)  # (N, hd)
+            cos, sin = self._cos_sin(positions, x.dtype)  # (N, hd)
             q, k = _rope(q, cos, sin), _rope(k, cos, sin)
         return q, k, v
 

@@ -329,21 +329,20 @@ class Engine:
     def _groups(self, batch, spans, positions, dev) -> list[AttentionGroup]:
         """Decode sequences (one query) in one group, prefills in another."""
         groups = []
+        pos = torch.tensor(positions)
         for pick in (lambda n: n == 1, lambda n: n > 1):
             members = [(req, s, e) for req, (s, e) in zip(batch, spans) if pick(e - s)]
             if not members:
                 continue
             T = max(e - s for _, s, e in members)
             nb = max(len(req.blocks) for req, _, _ in members)
-            rows = torch.full((len(members), T), -1, dtype=torch.long)
-            q_pos = torch.zeros((len(members), T), dtype=torch.long)
-            tables = torch.zeros((len(members), nb), dtype=torch.long)
-            ctx = torch.zeros(len(members), dtype=torch.long)
-            for i, (req, s, e) in enumerate(members):
-                rows[i, : e - s] = torch.arange(s, e)
-                q_pos[i, : e - s] = torch.tensor(positions[s:e])
-                tables[i, : len(req.blocks)] = torch.tensor(req.blocks).clamp(min=0)
-                ctx[i] = len(req.tokens)
+            starts = torch.tensor([s for _, s, _ in members])[:, None]  # (B, 1)
+            counts = torch.tensor([e - s for _, s, e in members])[:, None]
+            offs = torch.arange(T)[None, :]  # (1, T)
+            rows = torch.where(offs < counts, starts + offs, -1)  # (B, T), -1 = padding
+            q_pos = pos[rows.clamp(min=0)].masked_fill(rows < 0, 0)
+            tables = torch.tensor([req.blocks + [0] * (nb - len(req.blocks)) for req, _, _ in members]).clamp(min=0)
+            ctx = torch.tensor([len(req.tokens) for req, _, _ in members])
             groups.append(AttentionGroup(rows.to(dev), q_pos.to(dev), tables.to(dev), ctx.to(dev)))
         return groups
 

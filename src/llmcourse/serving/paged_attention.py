@@ -17,7 +17,7 @@ and prefills (many) are batched separately, so a long prompt does not pad every 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +40,12 @@ class AttentionGroup:
     q_pos: torch.Tensor
     tables: torch.Tensor
     ctx_len: torch.Tensor
+    masks: dict = field(default_factory=dict)  # window -> mask, built once per step, shared by the layers
+
+    def mask(self, n_keys: int, window: int | None) -> torch.Tensor:
+        if window not in self.masks:
+            self.masks[window] = attention_mask(self.q_pos, n_keys, self.ctx_len, window)
+        return self.masks[window]
 
 
 def attention_mask(q_pos: torch.Tensor, n_keys: int, ctx_len: torch.Tensor, window: int | None) -> torch.Tensor:
@@ -60,11 +66,10 @@ def paged_attention(q: torch.Tensor, cache, layer: int, group: AttentionGroup, s
     H, hd = q.shape[1], q.shape[2]
     qb = q[group.rows.clamp(min=0)].transpose(1, 2)  # (B, H, T, hd)
     k, v = cache.gather(layer, group.tables)  # (B, S, H_kv, hd)
-    k, v = k.transpose(1, 2), v.transpose(1, 2)  # (B, H_kv, S, hd)
-    n_rep = H // k.shape[1]
-    k, v = repeat_kv(k, n_rep), repeat_kv(v, n_rep)  # (B, H, S, hd)
-    mask = attention_mask(group.q_pos, k.shape[2], group.ctx_len, window)
-    out = F.scaled_dot_product_attention(qb, k, v, attn_mask=mask, scale=scale)  # (B, H, T, hd)
+    k, v = k.transpose(1, 2), v.transpose(1, 2)  # (B, H_kv, S, hd); each kv head serves H / H_kv query heads
+    mask = group.mask(k.shape[2], window)
+    out = F.scaled_dot_product_attention(qb, k, v, attn_mask=mask, scale=scale,
+                                         enable_gqa=k.shape[1] != H)  # (B, H, T, hd)
     return out.transpose(1, 2).reshape(B, T, H * hd)
 
 
