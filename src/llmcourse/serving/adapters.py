@@ -150,8 +150,8 @@ class LlamaAdapter(ModelAdapter):
         q = at.q_proj(h).view(N, -1, self.head_dim)
         k = at.k_proj(h).view(N, -1, self.head_dim)
         v = at.v_proj(h).view(N, -1, self.head_dim)
-        cos, sin = self.model.model.rotary_emb(x[None], positions[None])  # (1, N, hd)
-        return _rope(q, cos[0], sin[0]), _rope(k, cos[0], sin[0]), v
+        cos, sin = _hf_rope(self, x, positions)  # (N, hd), once per step
+        return _rope(q, cos, sin), _rope(k, cos, sin), v
 
     def finish(self, layer, x, attn):
         lay = self.model.model.layers[layer]
@@ -193,8 +193,8 @@ class Gemma3Adapter(ModelAdapter):
         q = at.q_norm(at.q_proj(h).view(N, -1, self.head_dim))
         k = at.k_norm(at.k_proj(h).view(N, -1, self.head_dim))
         v = at.v_proj(h).view(N, -1, self.head_dim)
-        cos, sin = self.model.model.rotary_emb(x[None], positions[None], self.layer_types[layer])  # (1, N, hd)
-        return _rope(q, cos[0], sin[0]), _rope(k, cos[0], sin[0]), v
+        cos, sin = _hf_rope(self, x, positions, self.layer_types[layer])  # (N, hd), once per step and layer type
+        return _rope(q, cos, sin), _rope(k, cos, sin), v
 
     def finish(self, layer, x, attn):
         lay = self.model.model.layers[layer]
@@ -205,6 +205,18 @@ class Gemma3Adapter(ModelAdapter):
         logits = self.model.lm_head(self.model.model.norm(x))
         cap = getattr(self.config, "final_logit_softcapping", None)
         return torch.tanh(logits / cap) * cap if cap else logits
+
+
+def _hf_rope(adapter, x, positions, *layer_type):
+    """A Hugging Face model's rotary cos/sin for this step's positions, cached per layer type."""
+    cache = getattr(adapter, "_rope_cache", None)
+    if cache is None or cache[0] is not positions:
+        cache = adapter._rope_cache = (positions, {})
+    key = layer_type[0] if layer_type else None
+    if key not in cache[1]:
+        cos, sin = adapter.model.model.rotary_emb(x[None], positions[None], *layer_type)  # (1, N, hd)
+        cache[1][key] = (cos[0], sin[0])
+    return cache[1][key]
 
 
 def _first(value):
