@@ -165,31 +165,39 @@ print(f"{len(p0)} positions in blocks {table}: keys read through the table == we
 
 # %%
 class Allocator:
-    ### BEGIN SOLUTION
     def __init__(self, num_blocks):
+        ### BEGIN SOLUTION
         self.free_list = list(range(num_blocks))
         self.ref = [0] * num_blocks
+        ### END SOLUTION
 
     @property
     def num_free(self):
+        ### BEGIN SOLUTION
         return len(self.free_list)
+        ### END SOLUTION
 
     def allocate(self):
+        ### BEGIN SOLUTION
         if not self.free_list:
             raise RuntimeError("no free KV-cache block")
         block = self.free_list.pop(0)
         self.ref[block] = 1
         return block
+        ### END SOLUTION
 
     def share(self, block):
+        ### BEGIN SOLUTION
         self.ref[block] += 1
         return block
+        ### END SOLUTION
 
     def free(self, block):
+        ### BEGIN SOLUTION
         self.ref[block] -= 1
         if self.ref[block] == 0:
             self.free_list.append(block)
-    ### END SOLUTION
+        ### END SOLUTION
 
 
 # %%
