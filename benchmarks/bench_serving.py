@@ -26,6 +26,7 @@ from llmcourse.serving.compare import engine_run, hf_static_batches, mixed_lengt
 
 N_REQUESTS = 32
 NEW_TOKENS = (8, 96)
+GEMMA = dict(n=16, new_tokens=(4, 32), max_prompt=24)  # Gemma's 262k-word output layer: ~0.5 GFLOP a token
 
 
 def _course_gpt():
@@ -43,11 +44,11 @@ def _course_gpt():
     return model, tok
 
 
-def _workload(vocab: int, max_prompt: int, seed: int = 0):
+def _workload(vocab: int, max_prompt: int, seed: int = 0, n: int = N_REQUESTS, new_tokens=NEW_TOKENS):
     g = torch.Generator().manual_seed(seed)
     prompts = [torch.randint(3, vocab, (int(torch.randint(4, max_prompt, (1,), generator=g)),), generator=g).tolist()
-               for _ in range(N_REQUESTS)]
-    return prompts, mixed_lengths(N_REQUESTS, *NEW_TOKENS, seed=seed)
+               for _ in range(n)]
+    return prompts, mixed_lengths(n, *new_tokens, seed=seed)
 
 
 def _llamacpp_tps(gguf: Path, prompts, lengths, n_ctx: int) -> float:
@@ -64,16 +65,17 @@ def _llamacpp_tps(gguf: Path, prompts, lengths, n_ctx: int) -> float:
 def _compare(b: Bench, group: str, model, hf_model, prompts, lengths, gguf: Path | None, vllm_dir: Path | None,
              max_model_len: int) -> None:
     reference = None
-    for B in (8, 32):
+    sizes = (8, len(prompts))
+    for B in sizes:
         r = hf_static_batches(hf_model, prompts, lengths, B)
         reference = reference or r.outputs
         b.record(f"{group} HF generate, static batches of {B}", r.tokens_per_s, "tok/s", group, True)
-    engine = Engine(model, block_size=16, max_batch=N_REQUESTS)
+    engine = Engine(model, block_size=16, max_batch=len(prompts))
     engine_run(engine, prompts[:2], [2, 2])  # warm-up
     r = engine_run(engine, prompts, lengths)
     b.record(f"{group} engine (continuous batching)", r.tokens_per_s, "tok/s", group, True)
     b.record(f"{group} engine tokens == HF tokens", float(r.outputs == reference), "bool", group)
-    best_hf = max(b.figures[f"{group} HF generate, static batches of {B}"].median for B in (8, 32))
+    best_hf = max(b.figures[f"{group} HF generate, static batches of {B}"].median for B in sizes)
     b.ratios[f"{group} engine / best HF static batch"] = r.tokens_per_s / best_hf
     b.ratio(f"{group} engine / HF batches of 8", f"{group} engine (continuous batching)",
             f"{group} HF generate, static batches of 8")
@@ -121,7 +123,7 @@ def run(b: Bench) -> None:
     from llmcourse.assets.models import gemma_dir, gemma_gguf_path
 
     gemma, gtok = load_lm("gemma-3-270m", device="cpu")
-    prompts, lengths = _workload(50_000, 48, seed=1)
+    prompts, lengths = _workload(50_000, GEMMA["max_prompt"], 1, GEMMA["n"], GEMMA["new_tokens"])
     prompts = [[gtok.bos_token_id] + p for p in prompts]
     _compare(b, "Gemma 3 270M", gemma, gemma, prompts, lengths, gemma_gguf_path(), gemma_dir(), 256)
     b.note("throughput in useful (requested) tokens/s, greedy, EOS ignored; llama.cpp's Gemma is the shipped Q4_K_M "
