@@ -265,10 +265,10 @@ for (p, l), b, a in list(zip([(p, l) for p, l in prompts for _ in range(4)], bef
 # model for its own preferences).
 
 # %%
-from llmcourse.alignment import TaskRewardModel, pairwise_accuracy, preference_pairs, train_task_reward_model
+from llmcourse.alignment import TaskRewardModel, language_preference_pairs, pairwise_accuracy, train_task_reward_model
 
-pairs = preference_pairs(RM_PAIRS, seed=0)
-held_pairs = preference_pairs(cfg.pick(smoke=32, laptop=300), seed=1)
+pairs = language_preference_pairs(RM_PAIRS, seed=0)
+held_pairs = language_preference_pairs(cfg.pick(smoke=32, laptop=300), seed=1)
 torch.manual_seed(0)
 rm = TaskRewardModel(base_gpt, tok)
 rm_losses = train_task_reward_model(rm, pairs, steps=RM_STEPS, progress=not cfg.smoke)

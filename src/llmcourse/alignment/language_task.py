@@ -24,10 +24,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llmcourse.alignment.reward import bradley_terry_loss
 from llmcourse.alignment.ppo import PolicyWithValue, forward_lm
 
-__all__ = ["TASK_LANGS", "TaskRewardModel", "bradley_terry_loss", "distinct_ratio", "language_prompts",
-           "language_reward", "pairwise_accuracy", "preference_pairs", "train_task_reward_model", "true_quality"]
+__all__ = ["TASK_LANGS", "TaskRewardModel", "distinct_ratio", "language_preference_pairs", "language_prompts",
+           "language_reward", "pairwise_accuracy", "train_task_reward_model", "true_quality"]
 
 TASK_LANGS = {"en": "English", "id": "Indonesian", "th": "Thai", "vi": "Vietnamese", "ta": "Tamil"}
 
@@ -74,7 +75,7 @@ def true_quality(texts: Sequence[str], langs: Sequence[str]) -> list[float]:
 
 
 # ----------------------------------------------------------------------------- a Bradley-Terry reward model
-def preference_pairs(n: int, chars: int = 40, seed: int = 0) -> list[tuple[str, str, str, str]]:
+def language_preference_pairs(n: int, chars: int = 40, seed: int = 0) -> list[tuple[str, str, str, str]]:
     """(prompt, chosen, rejected, lang): chosen is a real snippet in the prompt's language, rejected in another."""
     from llmcourse.assets.multilingual import multilingual_sample
 
@@ -126,11 +127,6 @@ class TaskRewardModel(nn.Module):
     def score(self, prompts: Sequence[str], responses: Sequence[str]) -> list[float]:
         self.eval()
         return self([p + r for p, r in zip(prompts, responses)]).tolist()
-
-
-def bradley_terry_loss(r_chosen: torch.Tensor, r_rejected: torch.Tensor) -> torch.Tensor:
-    """-log sigmoid(r_chosen - r_rejected): the chosen response should out-score the rejected one."""
-    return -F.logsigmoid(r_chosen - r_rejected).mean()
 
 
 def train_task_reward_model(rm: TaskRewardModel, pairs, steps: int = 200, batch: int = 16, lr: float = 3e-4,

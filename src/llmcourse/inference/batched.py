@@ -12,8 +12,9 @@ every row is appended in the same place:
 
 The mask keeps padding out of attention (no real token may attend to a pad), and each
 token's position is counted from its row's first real token (positions 0 1 2 / - 0 1 /
-- - 0), so a padded row computes exactly what it would alone. `generate_batched` runs
-the batch on the static cache of `static_cache.py`.
+- - 0), so a padded row computes exactly what it would alone. `left_pad` is week 3's
+(`batch_generate.py`, greedy on the growing cache); `generate_batched` runs the batch on
+the static cache of `static_cache.py`, with any sampling.
 
 This is *static* batching: the batch runs until its longest request is done. Continuous
 batching (`llmcourse.serving.Engine`) refills finished rows at every step.
@@ -21,24 +22,9 @@ batching (`llmcourse.serving.Engine`) refills finished rows at every step.
 
 from __future__ import annotations
 
-import torch
-
 from llmcourse.inference.sampling import SamplingParams
 
-__all__ = ["generate_batched", "left_pad"]
-
-
-def left_pad(prompts: list[list[int]], pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token lists -> (ids (B, T), attention mask (B, T) of 1/0), padded on the LEFT to the longest."""
-    if not prompts or any(len(p) == 0 for p in prompts):
-        raise ValueError("give at least one prompt, each with at least one token")
-    T = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), T), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(prompts), T), dtype=torch.long)
-    for b, p in enumerate(prompts):
-        ids[b, T - len(p):] = torch.tensor(p)
-        mask[b, T - len(p):] = 1
-    return ids, mask
+__all__ = ["generate_batched"]
 
 
 def generate_batched(model, prompts: list[list[int]], max_new_tokens: int, sampling: SamplingParams | None = None,

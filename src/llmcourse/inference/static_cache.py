@@ -84,7 +84,7 @@ def generate_static(model, prompts: list[list[int]], max_new_tokens: int, sampli
     "reduce-overhead", which records CUDA graphs on a GPU) compiles the decoding step.
     Rows that produce `eos_token_id` stop (their output ends with it).
     """
-    from llmcourse.inference.batched import left_pad
+    from llmcourse.inference.batch_generate import left_pad
     from llmcourse.serving.adapters import adapt
 
     check_generation_args(max_new_tokens)

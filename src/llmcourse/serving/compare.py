@@ -48,7 +48,7 @@ def hf_static_batches(hf_model, prompts: list[list[int]], lengths: list[int], ba
 
     Each batch runs for its longest request; each request keeps the tokens it asked for.
     """
-    from llmcourse.inference.batched import left_pad
+    from llmcourse.inference.batch_generate import left_pad
 
     outputs: list[list[int]] = []
     ttft: list[float] = []

@@ -33,7 +33,7 @@ def _pad_with_zero(prompts, pad_id=0):
     return ids, mask
 
 
-@exercise("inference.left_pad", difficulty=1, minutes=10, reference="llmcourse.inference.batched:left_pad",
+@exercise("inference.left_pad", difficulty=1, minutes=10, reference="llmcourse.inference.batch_generate:left_pad",
           wrong={"pads on the right": _right_pad, "mask marks the padding": _mask_inverted,
                  "pads with 0, not pad_id": _pad_with_zero},
           hint="T = longest prompt; row b = [pad_id] * (T - len(p)) + p; mask = 0 on the padding, 1 on the tokens "
