@@ -148,6 +148,20 @@ def test_distilled_draft_is_small_and_learns_the_target():
     assert kl(draft) < 0.8 * kl(untrained)
 
 
+def test_target_fingerprint_names_the_weights():
+    """A cached draft is reused only for the target it was distilled from."""
+    import copy
+
+    from llmcourse.inference.draft import target_fingerprint
+
+    a = tiny_target()
+    b = copy.deepcopy(a)  # (tiny_target is shared by the other tests: change a copy)
+    assert target_fingerprint(a) == target_fingerprint(b)
+    with torch.no_grad():
+        b.lm_head.weight[0, 0] += 1e-3
+    assert target_fingerprint(a) != target_fingerprint(b)
+
+
 @pytest.mark.slow
 def test_vllm_greedy_equals_hf_on_gemma_when_available(gemma):
     from llmcourse.assets.models import gemma_dir

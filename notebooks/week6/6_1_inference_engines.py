@@ -58,7 +58,7 @@ from tqdm.auto import tqdm
 N_PROMPTS = cfg.pick(smoke=16, laptop=32)  # the mixed workload
 NEW_TOKENS = cfg.pick(smoke=(4, 24), laptop=(8, 96))  # answer lengths, spread log-uniformly
 BATCHES = cfg.pick(smoke=[1, 8], laptop=[1, 8, 32])
-DRAFT_STEPS = cfg.pick(smoke=30, laptop=300)
+DRAFT_STEPS = cfg.pick(smoke=100, laptop=300)
 SPEC_TOKENS = cfg.pick(smoke=24, laptop=64)
 KS = cfg.pick(smoke=[1, 2, 4], laptop=[1, 2, 3, 4, 6, 8])
 COMPILE = cfg.pick(smoke=False, laptop=True)  # compiling takes a minute or more on a CPU
@@ -308,17 +308,27 @@ accept_greedy = check("inference.accept_greedy", accept_greedy)
 # %% [markdown]
 # The draft: a course GPT with one layer and half the width, on the same tokenizer,
 # **distilled** from the target (trained to match the target's next-token distributions, so
-# it learns to guess what the *target* will say).
+# it learns to guess what the *target* will say). A draft fits the target it was distilled
+# from only: the cached one carries its target's fingerprint, and a new target gets a new draft.
 
 # %%
-from llmcourse.inference.draft import distill_draft
+from llmcourse.assets.artifacts import save_artifact
+from llmcourse.inference.draft import distill_draft, target_fingerprint
 
-draft_art = load_artifact("course-gpt-draft", fallback=lambda: {
-    "model": distill_draft(model, tok, steps=DRAFT_STEPS, text_chars=cfg.pick(smoke=20_000, laptop=200_000)),
-    "tokenizer": tok})
+fingerprint = target_fingerprint(model)
+
+
+def make_draft():
+    return {"model": distill_draft(model, tok, steps=DRAFT_STEPS, text_chars=cfg.pick(smoke=20_000, laptop=200_000)),
+            "tokenizer": tok, "target": fingerprint}
+
+
+draft_art = load_artifact("course-gpt-draft", fallback=make_draft)
+if draft_art.get("target") != fingerprint:  # distilled from another model (an earlier target): distil afresh
+    print("the cached draft was distilled from another target: distilling one for this model")
+    draft_art = make_draft()
+    save_artifact("course-gpt-draft", draft_art, notebook="6.1", about=f"draft distilled from {which}")
 draft = draft_art["model"].eval()
-if draft.config.vocab_size != model.config.vocab_size:  # a draft left from another model: make a fresh one
-    draft = distill_draft(model, tok, steps=DRAFT_STEPS)
 print(f"draft: {draft.config.n_layer} layer, width {draft.config.n_embd}, {draft.num_params() / 1e6:.2f} M parameters "
       f"({draft.num_params() / model.num_params():.0%} of the target)")
 

@@ -7,16 +7,30 @@ learns to imitate the target rather than the text, which is what raises the acce
 rate. Deterministic for a given target, text and seed.
 
     draft = distill_draft(target, tokenizer, steps=300)
+
+A draft fits one target only: `target_fingerprint(target)` names the weights it was
+distilled from, so a cached draft can be checked against the model it is asked to serve.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import torch
 import torch.nn.functional as F
 
 from llmcourse.models.gpt import GPT, GPTConfig
 
-__all__ = ["distill_draft", "draft_config"]
+__all__ = ["distill_draft", "draft_config", "target_fingerprint"]
+
+
+def target_fingerprint(model: torch.nn.Module) -> str:
+    """A short hash of a model's weights (names, shapes and values): equal iff the weights are."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(f"{name}{tuple(t.shape)}{t.dtype}".encode())
+        h.update(t.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
 
 
 def draft_config(target: GPTConfig, n_layer: int = 1, width_divisor: int = 2) -> GPTConfig:
