@@ -17,6 +17,7 @@ EXPECT = {
         "llamacpp_q8_0_rel_logit_error": (0.0, 0.05),  # Q8_0: within the quantisation error
         "int8_perplexity_change": (-0.005, 0.005),  # INT8 per channel: perplexity within 0.5%
         "float32_perplexity": (1.0, 600.0), "outlier_error_ratio": (1.5, 1000.0),
+        "nf4_vs_bnb_perplexity": (-0.01, 0.01),  # our NF4 (week 5) within 1% of bitsandbytes' NF4
     },
     "6.3": {
         "paged_equal": True, "engine_equal": True, "window_equal": True, "your_attention_equal": True,

@@ -228,16 +228,13 @@ plt.show()
 # INT8 (`llmcourse.quantization.int8_outlier_matmul`, equal to bitsandbytes' `Linear8bitLt`).
 
 # %%
-from llmcourse.quantization import int8_outlier_matmul, nf4_available, quantize_int4, vectorwise_quantize
+from llmcourse.quantization import (
+    dequantize_nf4, int8_outlier_matmul, quantize_int4, quantize_nf4, vectorwise_quantize,
+)
 
-if nf4_available():
-    from llmcourse.quantization.nf4 import dequantize_nf4, quantize_nf4
-
-    nf4_err = quantization_error(w_attn, dequantize_nf4(quantize_nf4(w_attn, 64)))["rmse"]
-    int4_err = quantization_error(w_attn, quantize_int4(w_attn, 64).dequantize())["rmse"]
-    cfg.say(f"Blocks of 64 on the attention weights: NF4 RMS error {nf4_err:.2e}, INT4 {int4_err:.2e}.")
-else:
-    print("NF4 is week 5's module (llmcourse.quantization.nf4), not in this checkout: bitsandbytes' NF4 stands in below")
+nf4_err = quantization_error(w_attn, dequantize_nf4(quantize_nf4(w_attn, 64)))["rmse"]
+int4_err = quantization_error(w_attn, quantize_int4(w_attn, 64).dequantize())["rmse"]
+cfg.say(f"Blocks of 64 on the attention weights: NF4 RMS error {nf4_err:.2e}, INT4 {int4_err:.2e}.")
 x = torch.randn(16, 256, generator=torch.Generator().manual_seed(0))
 x[:, [7, 100]] *= 30  # two outlier features, as large transformers grow them
 w = torch.randn(64, 256, generator=torch.Generator().manual_seed(1)) * 0.05
@@ -278,9 +275,8 @@ def measure(name, m):
 
 schemes = {"float32": lambda: model, "ours INT8 (per channel)": lambda: quantize_model(copy.deepcopy(model), "int8"),
            "ours LLM.int8()": lambda: quantize_model(copy.deepcopy(model), "int8-outliers"),
-           "ours INT4 (g=64)": lambda: quantize_model(copy.deepcopy(model), "int4")}
-if nf4_available():
-    schemes["NF4 (week 5)"] = lambda: quantize_model(copy.deepcopy(model), "nf4")
+           "ours INT4 (g=64)": lambda: quantize_model(copy.deepcopy(model), "int4"),
+           "ours NF4 (week 5)": lambda: quantize_model(copy.deepcopy(model), "nf4")}
 schemes.update({"bitsandbytes LLM.int8()": lambda: bnb_quantize(model, "int8"),
                 "bitsandbytes NF4": lambda: bnb_quantize(model, "nf4"), "torchao INT8": lambda: torchao_int8(model)})
 rows = []
@@ -424,6 +420,10 @@ cfg.say(f"Our INT8 changes perplexity by {int8_gap:+.3%} at {by['ours INT8 (per 
         f"quantised scheme here is {fastest['scheme']} at {fastest['tok/s'] / base['tok/s']:.2f}x float32's tokens/s; "
         f"llama.cpp Q4_0 runs at {by['llama.cpp Q4_0']['tok/s'] / base['tok/s']:.2f}x."
         + ("" if reliable else " (The machine was busy: the speeds are rough.)"))
+nf4_vs_bnb = None
+if "bitsandbytes NF4" in by:  # our NF4 (week 5) against the library it imitates, same blocks of 64
+    nf4_vs_bnb = by["ours NF4 (week 5)"]["perplexity"] / by["bitsandbytes NF4"]["perplexity"] - 1
+    cfg.say(f"Our NF4's perplexity is {nf4_vs_bnb:+.3%} from bitsandbytes' NF4.")
 
 # %% [markdown]
 # ### Gemma 3 270M (laptop profile)
@@ -440,6 +440,7 @@ if RUN_GEMMA:
     gemma, gtok = load_lm("gemma-3-270m", device="cpu")
     g_ids = gtok(" ".join(course_text(EVAL_CHARS).values())).input_ids[: 256 * 8]
     for name, make in (("float32", lambda: gemma), ("ours INT8", lambda: quantize_model(copy.deepcopy(gemma), "int8")),
+                       ("ours NF4 (week 5)", lambda: quantize_model(copy.deepcopy(gemma), "nf4")),
                        ("bitsandbytes LLM.int8()", lambda: bnb_quantize(gemma, "int8")),
                        ("bitsandbytes NF4", lambda: bnb_quantize(gemma, "nf4")),
                        ("torchao INT8", lambda: torchao_int8(gemma))):
@@ -470,3 +471,5 @@ cfg.report(q8_0_bytes_equal=q8_bytes_equal, llamacpp_tokenizer_equal=tokenizer_e
            llamacpp_f16_rel_logit_error=round(agree["F16"], 4), llamacpp_q8_0_rel_logit_error=round(agree["Q8_0"], 4),
            int8_perplexity_change=round(int8_gap, 6), float32_perplexity=round(base["perplexity"], 3),
            outlier_error_ratio=round(outlier_gain, 2))
+if nf4_vs_bnb is not None:
+    cfg.report(nf4_vs_bnb_perplexity=round(nf4_vs_bnb, 6))

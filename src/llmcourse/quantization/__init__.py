@@ -22,7 +22,7 @@ from llmcourse.quantization.int8 import (
     zeropoint_quantize,
 )
 from llmcourse.quantization.linear import (
-    SCHEMES, Int4Linear, Int8Linear, Int8OutlierLinear, model_nbytes, nf4_available, quantize_model,
+    SCHEMES, Int4Linear, Int8Linear, Int8OutlierLinear, model_nbytes, quantize_model,
 )
 from llmcourse.quantization.nf4 import (
     NF4_CODE, NF4Linear, NF4Tensor, dequantize_nf4, double_quantize_absmax, dynamic_code, nf4_bits_per_weight,
@@ -35,7 +35,7 @@ __all__ = [
     "SCHEMES", "absmax_int8", "absmax_quantize", "byte_to_unicode", "check_finite", "dequantize", "dequantize_int4",
     "dequantize_nf4", "double_quantize_absmax", "dynamic_code", "export_gguf", "find_outlier_columns",
     "gguf_dequantize", "gguf_quantize", "gguf_tokenizer_metadata", "int4_groupwise", "int8_outlier_matmul",
-    "model_nbytes", "nf4_available", "nf4_bits_per_weight", "normal_float_code", "pack_int4", "permute_rope_rows",
+    "model_nbytes", "nf4_bits_per_weight", "normal_float_code", "pack_int4", "permute_rope_rows",
     "quantization_error", "quantize_blockwise", "quantize_int4", "quantize_model", "quantize_model_nf4",
     "quantize_nf4", "quantize_q4_0", "quantize_q8_0", "unpack_int4", "vectorwise_quantize", "zeropoint_int8",
     "zeropoint_quantize",

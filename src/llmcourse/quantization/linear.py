@@ -25,7 +25,7 @@ from llmcourse.quantization.int4 import dequantize_int4, quantize_int4
 from llmcourse.quantization.int8 import absmax_quantize, check_finite
 from llmcourse.quantization.outliers import int8_outlier_matmul, vectorwise_quantize
 
-__all__ = ["Int4Linear", "Int8Linear", "Int8OutlierLinear", "SCHEMES", "model_nbytes", "nf4_available",
+__all__ = ["Int4Linear", "Int8Linear", "Int8OutlierLinear", "SCHEMES", "model_nbytes",
            "quantize_model"]
 
 
@@ -96,13 +96,6 @@ class Int8OutlierLinear(_QuantLinear):
 SCHEMES = {"int8": Int8Linear, "int4": Int4Linear, "int8-outliers": Int8OutlierLinear, "nf4": None}
 
 
-def nf4_available() -> bool:
-    """Week 5 writes NF4 (`llmcourse.quantization.nf4`); is it in this checkout?"""
-    import importlib.util
-
-    return importlib.util.find_spec("llmcourse.quantization.nf4") is not None
-
-
 def quantize_model(model: nn.Module, scheme: str, skip: tuple[str, ...] = ("lm_head",), **kwargs) -> nn.Module:
     """Replace every nn.Linear of `model` (in place) by the quantised layer of `scheme`.
 
@@ -112,8 +105,6 @@ def quantize_model(model: nn.Module, scheme: str, skip: tuple[str, ...] = ("lm_h
     if scheme not in SCHEMES:
         raise ValueError(f"unknown scheme {scheme!r}; use one of {', '.join(SCHEMES)}")
     if scheme == "nf4":
-        if not nf4_available():
-            raise ImportError("NF4 is week 5's (llmcourse.quantization.nf4), which this checkout does not have yet")
         from llmcourse.quantization.nf4 import quantize_model_nf4
 
         return quantize_model_nf4(model, skip=skip, compute_dtype=torch.float32, **kwargs).eval()
