@@ -174,7 +174,7 @@ def test_quantize_model_on_the_course_gpt_keeps_logits_close_and_shrinks_it():
     ids = torch.tensor([prompts(1)[0][:20]])
     want = model(ids)[0]
     size = model_nbytes(model)
-    for scheme, tol in (("int8", 0.05), ("int8-outliers", 0.05), ("int4", 0.5)):
+    for scheme, tol in (("int8", 0.05), ("int8-outliers", 0.05), ("int4", 0.5), ("nf4", 0.5)):
         q = quantize_model(copy.deepcopy(model), scheme)
         assert not any(type(m) is torch.nn.Linear for n, m in q.named_modules() if n != "lm_head")
         got = q(ids)[0]
@@ -182,3 +182,19 @@ def test_quantize_model_on_the_course_gpt_keeps_logits_close_and_shrinks_it():
         assert model_nbytes(q) < size
     with pytest.raises(ValueError, match="unknown scheme"):
         quantize_model(copy.deepcopy(model), "int3")
+
+
+def test_nf4_scheme_matches_bitsandbytes_nf4_logits():
+    """quantize_model(..., "nf4") runs week 5's NF4 layers: the same 4-bit codes as bitsandbytes'
+    Linear4bit (blocks of 64), so the course GPT's logits equal the bitsandbytes model's."""
+    import copy
+
+    from llmcourse.quantization.evaluate import bnb_quantize
+    from week6_models import prompts, tiny_target
+
+    model = tiny_target()
+    ids = torch.tensor([prompts(1)[0][:20]])
+    ours = quantize_model(copy.deepcopy(model), "nf4")(ids)[0]
+    theirs = bnb_quantize(model, "nf4")(ids)[0]
+    want = model(ids)[0]
+    assert (ours - theirs).norm() / want.norm() < 1e-3  # (INT4 g=64 differs by ~0.5)
