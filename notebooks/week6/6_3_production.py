@@ -500,8 +500,9 @@ peak = {name: max(rows, key=lambda r: r["tokens_per_s"]) for name, rows in all_c
 cfg.say(f"- paged blocks of {BS}: {1 - paged / reserved:.0%} less KV memory than reserving the context per request\n"
         f"- prefix sharing: {prefix_saving:.0%} less peak KV memory for {len(chat)} chats with one system prompt\n"
         f"- a cache of {small.cache.num_blocks} blocks: {small.stats.preemptions} preemptions, no request lost\n"
-        + "\n".join(f"- {name}: at most {r['tokens_per_s']:.0f} tokens/s ({r['concurrency']} client{'s' * (r['concurrency'] > 1)}, TTFT p50 "
-                     f"{r['ttft_p50_ms']:.0f} ms, ITL p50 {r['itl_p50_ms']:.1f} ms)" for name, r in peak.items()))
+        + "\n".join(f"- {name}: at most {r['tokens_per_s']:.0f} tokens/s ({r['concurrency']} "
+                     f"client{'s' * (r['concurrency'] > 1)}, TTFT p50 {r['ttft_p50_ms']:.0f} ms, "
+                     f"ITL p50 {r['itl_p50_ms']:.1f} ms)" for name, r in peak.items()))
 
 # %%
 cfg.report(paged_equal=paged_equal, engine_equal=engine_equal, window_equal=window_equal,
