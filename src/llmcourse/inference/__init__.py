@@ -7,9 +7,17 @@
     generation_speed  timing generation token by token, with and without a cache
     llamacpp        the same GGUF in llama.cpp: in-process, OpenAI-compatible server, Ollama
     translation     NLLB-200, the reference translator of notebook 3.3 (online)
+    batched         generate_batched: a left-padded batch on the static cache, any sampling
+    static_cache    fixed-shape decoding steps (ready for torch.compile / CUDA graphs)
+    compile         torch.compile of the decoding step
+    speculative     speculative decoding with a draft, prompt-lookup decoding
+    draft           a small draft distilled from the target
+    vllm            vLLM in its own environment: offline generation and its server
 """
 
 from llmcourse.inference.batch_generate import generate_batch, left_pad
+from llmcourse.inference.batched import generate_batched
+from llmcourse.inference.compile import generate_compiled
 from llmcourse.inference.decoding import (
     beam_search, eos_token_ids, generate_with, greedy, sample, sequence_logprob, softmax,
 )
@@ -20,6 +28,10 @@ from llmcourse.inference.kv_cache import (
     KVCache, attention_step, bytes_per_element, forward_cached, generate_cached, kv_cache_bytes, kv_cache_bytes_for,
     measured_cache_bytes, write_kv,
 )
+from llmcourse.inference.speculative import (
+    SpeculativeStats, accept_greedy, prompt_lookup_candidates, prompt_lookup_generate, speculative_generate,
+)
+from llmcourse.inference.static_cache import StaticKVCache, generate_static
 from llmcourse.inference.sampling import (
     GREEDY, SamplingParams, apply_repetition_penalty, check_generation_args, check_logits, finish_eos, min_p_filter,
     process_logits, sample_next, sample_with, top_k_filter, top_p_filter,
@@ -27,10 +39,12 @@ from llmcourse.inference.sampling import (
 from llmcourse.inference.translation import load_nllb, nllb_translate
 
 __all__ = [
-    "GREEDY", "KVCache", "SamplingParams", "apply_repetition_penalty", "attention_step", "beam_search",
-    "bytes_per_element", "check_generation_args", "check_logits", "eos_token_ids", "finish_eos", "forward_cached",
-    "generate_batch", "generate_cached", "generate_with", "gpt_step_times", "greedy", "hf_cache", "hf_step_times",
-    "kv_cache_bytes", "kv_cache_bytes_for", "left_pad", "load_nllb", "measured_cache_bytes", "min_p_filter",
-    "nllb_translate", "process_logits", "sample", "sample_next", "sample_with", "sequence_logprob", "softmax",
-    "step_latencies", "tokens_per_second", "top_k_filter", "top_p_filter", "write_kv",
+    "GREEDY", "KVCache", "SamplingParams", "SpeculativeStats", "StaticKVCache", "accept_greedy",
+    "apply_repetition_penalty", "attention_step", "beam_search", "bytes_per_element", "check_generation_args",
+    "check_logits", "eos_token_ids", "finish_eos", "forward_cached", "generate_batch", "generate_batched",
+    "generate_cached", "generate_compiled", "generate_static", "generate_with", "gpt_step_times", "greedy",
+    "hf_cache", "hf_step_times", "kv_cache_bytes", "kv_cache_bytes_for", "left_pad", "load_nllb",
+    "measured_cache_bytes", "min_p_filter", "nllb_translate", "process_logits", "prompt_lookup_candidates",
+    "prompt_lookup_generate", "sample", "sample_next", "sample_with", "sequence_logprob", "softmax",
+    "speculative_generate", "step_latencies", "tokens_per_second", "top_k_filter", "top_p_filter", "write_kv",
 ]
