@@ -132,7 +132,7 @@ def _l2sp():
             got = fn(model, ref, 0.3)
             want = _l2sp_oracle(model, ref, 0.3)
             assert isinstance(got, torch.Tensor) and got.requires_grad, "return a tensor that carries gradients"
-            assert torch.allclose(got, want, rtol=1e-5), f"penalty {float(got):.6g}, expected {float(want):.6g}"
+            assert torch.allclose(got, want, rtol=1e-5), f"penalty {float(got.detach()):.6g}, expected {float(want):.6g}"
             got.backward()
             p = model.blocks[0].mlp.up.weight
             assert torch.allclose(p.grad, 0.3 * (p - ref["blocks.0.mlp.up.weight"]), atol=1e-6), \
