@@ -17,6 +17,7 @@ C(n-c, k) / C(n, k) = prod_{i=n-c+1}^{n} (1 - k / i).
 
 from __future__ import annotations
 
+import secrets
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
@@ -55,16 +56,25 @@ def humaneval_program(problem: dict, completion: str) -> str:
 
 
 def check_completion(problem: dict, completion: str, timeout: float = 5.0, memory_mb: int = 512) -> dict:
-    """Run one completion against its task's tests in the sandbox; passed only on a clean exit."""
-    res: RunResult = run_python(humaneval_program(problem, completion), timeout=timeout, memory_mb=memory_mb,
-                                max_output=1 << 14)
-    if res.ok:
+    """Run one completion against its task's tests in the sandbox.
+
+    Passed = a clean exit *and* a random marker printed after `check(...)` returned: a body
+    that calls `exit(0)` ends cleanly without testing anything, and must not pass. (Code
+    written to cheat on purpose could still read the marker from its own source; the
+    sandbox keeps such code from harming the machine, not from lying about its score.)
+    """
+    marker = f"__tests_done_{secrets.token_hex(8)}__"
+    program = humaneval_program(problem, completion) + f"\nprint({marker!r})\n"
+    res: RunResult = run_python(program, timeout=timeout, memory_mb=memory_mb, max_output=1 << 14)
+    if res.ok and marker in res.stdout:
         result = "passed"
+    elif res.ok:
+        result = "failed: exited before the tests finished"
     elif res.status == "timeout":
         result = "timed out"
     else:
         result = f"failed: {res.reason}"
-    return {"task_id": problem["task_id"], "passed": res.ok, "result": result, "status": res.status,
+    return {"task_id": problem["task_id"], "passed": result == "passed", "result": result, "status": res.status,
             "seconds": res.seconds}
 
 
