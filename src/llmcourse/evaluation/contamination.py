@@ -17,7 +17,7 @@ from typing import Iterable
 
 from llmcourse.evaluation.benchmark import Item
 
-__all__ = ["NgramIndex", "contamination_report", "item_text"]
+__all__ = ["NgramIndex", "contamination_report", "item_text", "ngram_overlap"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _THAI_RUN = re.compile(r"[\u0E00-\u0E7F]+")
@@ -40,6 +40,20 @@ def _char_grams(text: str, n: int) -> set[int]:
             grams.add(hash(("c", run)))
         grams.update(hash(("c", run[i:i + n])) for i in range(len(run) - n + 1))
     return grams
+
+
+def ngram_overlap(item: str, training: str, n: int = 8) -> float:
+    """Fraction of the item's word n-grams (lowercased \\w+ words) that occur in the training text.
+
+    An item shorter than n words counts as one n-gram: is the whole item in the training text?
+    """
+    words, train = _words(item), _words(training)
+    if not words:
+        return 0.0
+    k = min(n, len(words))
+    seen = {tuple(train[i:i + k]) for i in range(len(train) - k + 1)}
+    grams = [tuple(words[i:i + k]) for i in range(len(words) - k + 1)]
+    return sum(g in seen for g in grams) / len(grams)
 
 
 class NgramIndex:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["IRT2PL", "fit_irt", "fit_ability"]
+__all__ = ["IRT2PL", "ability_map", "fit_irt", "fit_ability"]
 
 
 @dataclass
@@ -69,6 +69,12 @@ def fit_irt(responses: np.ndarray, steps: int = 300, prior_b: float = 2.0, prior
 
     opt.step(closure)
     return IRT2PL(log_a.detach().exp().numpy(), b.detach().numpy(), theta.detach().numpy())
+
+
+def ability_map(a: np.ndarray, b: np.ndarray, answers: np.ndarray) -> float:
+    """MAP ability (prior N(0, 1)) of one model from its 0/1 answers to items of discrimination a, difficulty b."""
+    a = np.asarray(a, dtype=float)
+    return fit_ability(IRT2PL(a, np.asarray(b, dtype=float), np.zeros(0)), np.arange(len(a)), answers)
 
 
 def fit_ability(model: IRT2PL, items: np.ndarray, answers: np.ndarray, steps: int = 100) -> float:

@@ -31,7 +31,7 @@ import numpy as np
 
 from llmcourse.evaluation.irt import IRT2PL, fit_ability, fit_irt
 
-__all__ = ["METHODS", "Subset", "anchor_subset", "estimate_scores", "irt_subset", "lite_eval_experiment",
+__all__ = ["METHODS", "Subset", "anchor_points", "anchor_subset", "spearman", "estimate_scores", "irt_subset", "lite_eval_experiment",
            "random_subset", "stratified_subset", "summarize_experiment"]
 
 METHODS = ("random", "stratified", "anchor", "irt")
@@ -91,6 +91,22 @@ def anchor_subset(known: np.ndarray, n: int, seed: int = 0) -> Subset:
     """Anchor points from the (known models x items) correctness matrix."""
     items, weights = _anchors(np.asarray(known, dtype=float).T, n, seed)
     return Subset(items, weights, "anchor")
+
+
+def anchor_points(known: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(item indices, weights) of `n` anchor points of a (models x items) correctness matrix."""
+    sub = anchor_subset(known, n, seed=0)
+    return sub.items, sub.weights
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman rank correlation: Pearson correlation of the ranks (ties get their average rank)."""
+    from scipy.stats import rankdata
+
+    rx, ry = rankdata(x), rankdata(y)
+    if np.std(rx) == 0 or np.std(ry) == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
 
 
 def irt_subset(irt: IRT2PL, n: int, seed: int = 0) -> Subset:

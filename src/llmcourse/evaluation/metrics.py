@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["exact_match", "rouge_l", "rouge_tokens", "lcs_length", "sentence_bleu", "sentence_chrf",
+__all__ = ["exact_match", "rouge_l", "rouge_l_f1", "rouge_tokens", "lcs_length", "sentence_bleu", "sentence_chrf",
            "embedding_similarity", "perplexity", "metric_correlations"]
 
 _PUNCT = re.compile(f"[{re.escape(string.punctuation)}“”‘’«»。、]")
@@ -67,6 +67,11 @@ def rouge_l(pred: str, ref: str) -> dict[str, float]:
     precision, recall = lcs / len(p), lcs / len(r)
     f = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
     return {"precision": precision, "recall": recall, "fmeasure": f}
+
+
+def rouge_l_f1(pred: str, ref: str) -> float:
+    """ROUGE-L F1 alone (what summarisation papers report)."""
+    return rouge_l(pred, ref)["fmeasure"]
 
 
 def sentence_bleu(pred: str, ref: str) -> float:

@@ -29,7 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["OUTCOMES", "votes_to_pairs", "bradley_terry", "bt_ratings", "elo_ratings", "bootstrap_ratings",
+__all__ = ["OUTCOMES", "votes_to_pairs", "bradley_terry", "bt_ratings", "elo_ratings", "elo_update", "bootstrap_ratings",
            "leaderboard"]
 
 OUTCOMES = ("a", "b", "tie", "both_bad")
@@ -100,15 +100,19 @@ def bt_ratings(votes: Sequence[tuple[str, str, str]], alpha: float = 0.0, tol: f
     return {m: 1000 + ELO_SCALE * float(x) for m, x in zip(models, s)}
 
 
+def elo_update(r_a: float, r_b: float, score_a: float, k: float = 32.0) -> tuple[float, float]:
+    """One Elo game: A scored score_a (1 win, 0.5 draw, 0 loss); returns the new (r_a, r_b)."""
+    expected_a = 1 / (1 + 10 ** ((r_b - r_a) / 400))
+    delta = k * (score_a - expected_a)
+    return r_a + delta, r_b - delta
+
+
 def elo_ratings(votes: Sequence[tuple[str, str, str]], k: float = 4.0, base: float = 1000.0) -> dict[str, float]:
     """Online Elo, votes in the order given (a tie or both-bad scores 0.5 for each)."""
     models = _check(votes)
     r = {m: base for m in models}
     for a, b, outcome in votes:
-        expected_a = 1 / (1 + 10 ** ((r[b] - r[a]) / 400))
-        score_a = {"a": 1.0, "b": 0.0}.get(outcome, 0.5)
-        r[a] += k * (score_a - expected_a)
-        r[b] -= k * (score_a - expected_a)
+        r[a], r[b] = elo_update(r[a], r[b], {"a": 1.0, "b": 0.0}.get(outcome, 0.5), k)
     return r
 
 
