@@ -47,7 +47,7 @@ def _check(responses: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(y, dtype=torch.float64)
 
 
-def fit_irt(responses: np.ndarray, steps: int = 300, prior_b: float = 2.0, prior_log_a: float = 1.0) -> IRT2PL:
+def fit_irt(responses: np.ndarray, steps: int = 150, prior_b: float = 2.0, prior_log_a: float = 1.0) -> IRT2PL:
     """Fit a 2PL model to a (models, items) 0/1 matrix by joint MAP (L-BFGS)."""
     y = _check(responses)
     M, N = y.shape
@@ -78,20 +78,24 @@ def ability_map(a: np.ndarray, b: np.ndarray, answers: np.ndarray) -> float:
 
 
 def fit_ability(model: IRT2PL, items: np.ndarray, answers: np.ndarray, steps: int = 100) -> float:
-    """MAP ability of a new model from its 0/1 `answers` on `items` (indices), items' a and b held fixed."""
+    """MAP ability (prior N(0, 1), searched in [-8, 8]) of a new model from its 0/1 `answers` on `items`."""
     items = np.asarray(items)
     y = torch.as_tensor(np.asarray(answers, dtype=float), dtype=torch.float64)
     if y.shape != items.shape:
         raise ValueError(f"{len(answers)} answers for {len(items)} items")
-    a = torch.as_tensor(model.a[items], dtype=torch.float64)
-    b = torch.as_tensor(model.b[items], dtype=torch.float64)
-    theta = torch.zeros((), dtype=torch.float64)
-    for _ in range(steps):  # Newton's method on a 1-D concave objective: a handful of steps suffice
-        p = torch.sigmoid(a * (theta - b))
-        grad = (a * (y - p)).sum() - theta
-        hess = -(a * a * p * (1 - p)).sum() - 1
-        step = grad / hess
-        theta = theta - step
-        if abs(float(step)) < 1e-10:
+    a, b, y = model.a[items], model.b[items], y.numpy()
+
+    def slope(theta: float) -> float:  # d/dtheta of the log posterior: decreasing, so one root
+        p = 1 / (1 + np.exp(-a * (theta - b)))
+        return float((a * (y - p)).sum() - theta)
+
+    lo, hi = -8.0, 8.0  # bisection: slower than Newton, but it cannot overshoot on steep items
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        if slope(mid) > 0:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-10:
             break
-    return float(theta)
+    return (lo + hi) / 2

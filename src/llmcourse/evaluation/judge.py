@@ -28,6 +28,10 @@ RUBRIC = ("You are a strict grader. Read the task and two answers. The better an
           "complete and in the language asked for. Reply with the letter of the better answer.\n\n")
 
 
+POINTWISE = ("You are a strict grader. Read the task and the answer. Reply Yes if the answer is correct and "
+             "complete, No otherwise.\n\n")
+
+
 def _prompt(task: str, first: str, second: str) -> str:
     return f"{RUBRIC}Task: {task}\n\nAnswer A: {first}\n\nAnswer B: {second}\n\nThe better answer is"
 
@@ -41,9 +45,9 @@ class Judge:
         self.lm, self.url, self.model = lm, server_url, model
         self._client = None
 
-    def _letter_logprobs(self, prompt: str) -> tuple[float, float]:
+    def _letter_logprobs(self, prompt: str, letters: tuple[str, str] = ("A", "B")) -> tuple[float, float]:
         if self.lm is not None:
-            (la, _), (lb, _) = self.lm.loglikelihood([(prompt, " A"), (prompt, " B")])
+            (la, _), (lb, _) = self.lm.loglikelihood([(prompt, " " + letters[0]), (prompt, " " + letters[1])])
             return la, lb
         if self._client is None:
             import openai
@@ -52,12 +56,21 @@ class Judge:
         out = self._client.completions.create(model=self.model or "judge", prompt=prompt, max_tokens=1,
                                               temperature=0.0, logprobs=20)
         top = out.choices[0].logprobs.top_logprobs[0] if out.choices[0].logprobs else {}
-        best = {"A": -math.inf, "B": -math.inf}
+        best = {letters[0]: -math.inf, letters[1]: -math.inf}
         for token, lp in top.items():
             key = token.strip()
             if key in best:
                 best[key] = max(best[key], lp)
-        return best["A"], best["B"]
+        return best[letters[0]], best[letters[1]]
+
+    def grade(self, task: str, answer: str) -> float:
+        """Pointwise: P(the judge says " Yes", renormalised against " No") that `answer` is right."""
+        ly, ln = self._letter_logprobs(f"{POINTWISE}Task: {task}\n\nAnswer: {answer}\n\nCorrect (Yes or No):",
+                                       ("Yes", "No"))
+        if ly == ln == -math.inf:
+            return 0.5
+        m = max(ly, ln)
+        return math.exp(ly - m) / (math.exp(ly - m) + math.exp(ln - m))
 
     def prefer(self, task: str, first: str, second: str) -> float:
         """Probability (renormalised over the two letters) that the judge prefers the first answer."""

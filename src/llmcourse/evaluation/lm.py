@@ -157,14 +157,28 @@ class HFLM(EvalLM):
 
 
 class LlamaCppLM(EvalLM):
-    """A GGUF model run by llama.cpp in-process (llama-cpp-python): quantised weights as they are."""
+    """A GGUF model run by llama.cpp in-process (llama-cpp-python): quantised weights as they are.
 
-    def __init__(self, gguf: str | Path, name: str | None = None, n_ctx: int = 1024):
+    Generation uses `self.llm`; scoring needs the logits of every position (`logits_all`,
+    n_ctx x vocabulary floats: 0.5 GB for Gemma at 512 tokens), so a second instance is made
+    for it on first use, with a short context.
+    """
+
+    def __init__(self, gguf: str | Path, name: str | None = None, n_ctx: int = 2048, score_ctx: int = 512):
         from llmcourse.inference.llamacpp import load_llama
 
         self.gguf = Path(gguf)
-        self.llm = load_llama(self.gguf, n_ctx=n_ctx, logits_all=True)
-        self.name, self.max_length = name or self.gguf.stem, n_ctx - 1
+        self.llm = load_llama(self.gguf, n_ctx=n_ctx)
+        self.name, self.score_ctx, self.max_length = name or self.gguf.stem, score_ctx, score_ctx - 1
+        self._scorer = None
+
+    @property
+    def scorer(self):
+        if self._scorer is None:
+            from llmcourse.inference.llamacpp import load_llama
+
+            self._scorer = load_llama(self.gguf, n_ctx=self.score_ctx, logits_all=True)
+        return self._scorer
 
     def encode(self, text: str) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
@@ -180,12 +194,15 @@ class LlamaCppLM(EvalLM):
         rows = []
         for r in range(ids.shape[0]):
             n = int(mask[r].sum())
-            self.llm.reset()
-            self.llm.eval(ids[r, :n].tolist())
-            scores = np.asarray(self.llm.scores[:n], dtype=np.float32)
+            self.scorer.reset()
+            self.scorer.eval(ids[r, :n].tolist())
+            scores = np.asarray(self.scorer.scores[:n], dtype=np.float32)
             pad = np.zeros((ids.shape[1] - n, scores.shape[1]), dtype=np.float32)
             rows.append(torch.from_numpy(np.concatenate([scores, pad])))
         return torch.stack(rows)
+
+    def logits_at(self, ids, mask, positions):
+        return self.logits(ids, mask)[:, positions]
 
     def _generate_one(self, prompt: str, max_new_tokens: int) -> str:
         out = self.llm.create_completion(prompt, max_tokens=max_new_tokens, temperature=0.0)

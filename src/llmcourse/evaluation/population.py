@@ -26,7 +26,7 @@ from typing import Sequence
 
 import torch
 
-__all__ = ["POPULATION", "evaluate_population", "quantize_int4_rtn", "quantize_int8_dynamic",
+__all__ = ["POPULATION", "evaluate_population", "learner_lms", "quantize_int4_rtn", "quantize_int8_dynamic",
            "reference_eval_population", "train_checkpoints"]
 
 POPULATION = {  # per profile: sizes (n_layer, n_head, n_kv_head, n_embd), seeds, checkpoint steps, batch, context
@@ -152,3 +152,27 @@ def reference_eval_population() -> dict:
     result["benchmark_sha256"] = items_hash(items)
     result["profile"] = profile
     return result
+
+
+def learner_lms(artifacts: dict[str, object]) -> dict[str, object]:
+    """The learner's own models among loaded artifacts, as EvalLMs named after them.
+
+    A course GPT bundle ({"model", "tokenizer"}) is one model; a bundle of several checkpoints
+    (week 4's `pretrain-checkpoints`: GPTs under any keys, one tokenizer) gives one per checkpoint.
+    """
+    from llmcourse.evaluation.lm import CourseGPTLM
+
+    out = {}
+    for name, art in artifacts.items():
+        if not isinstance(art, dict):
+            continue
+        tok = art.get("tokenizer")
+        if tok is None:
+            continue
+        if isinstance(art.get("model"), torch.nn.Module):
+            out[name] = CourseGPTLM(art["model"], tok, name=name, batch_size=64)
+            continue
+        for key, value in sorted(art.items()):
+            if isinstance(value, torch.nn.Module) and hasattr(value, "config"):
+                out[f"{name}/{key}"] = CourseGPTLM(value, tok, name=f"{name}/{key}", batch_size=64)
+    return out

@@ -115,6 +115,11 @@ class VoteStore:
         with closing(self._connect()) as db:
             return [r[0] for r in db.execute("SELECT id FROM pairs ORDER BY created, id")]
 
+    def pair_models(self) -> dict[str, tuple[str, str]]:
+        """pair id -> (model shown as A, model shown as B): server-side knowledge, never sent to raters."""
+        with closing(self._connect()) as db:
+            return {r[0]: (r[1], r[2]) for r in db.execute("SELECT id, model_a, model_b FROM pairs")}
+
     def next_pair(self, rater: str) -> dict | None:
         """A pair `rater` has not voted on yet, as the rater may see it (no model names), or None."""
         with closing(self._connect()) as db:
