@@ -161,7 +161,7 @@ index = NgramIndex(training)
 report = contamination_report(items, index)
 shakespeare = training["week 4: shakespeare"].split("\n")
 leak_lines = [ln for ln in shakespeare if len(ln.split()) >= 10][5:7]
-planted = [Item(f"planted-{k}", "en", "planted", 1, ln[: len(ln) // 2], ln[len(ln) // 2:], "exact")
+planted = [Item(f"planted-{k}", "en", "planted", 1, " ".join(ln.split()[:5]), " ".join(ln.split()[5:]), "exact")
            for k, ln in enumerate(leak_lines)]
 planted_report = contamination_report(planted, index)
 for it in planted:
@@ -196,7 +196,7 @@ display(Markdown(card))
 
 from llmcourse.assets.artifacts import save_artifact
 
-save_artifact("course-benchmark", {"benchmark": path, "contamination": report}, notebook="7.1",
+_ = save_artifact("course-benchmark", {"benchmark": path, "contamination": report}, notebook="7.1",
               about=f"the course benchmark v1.0, {len(items)} items ({cfg.profile} sizes)")
 
 # %% [markdown]
@@ -426,7 +426,7 @@ print("greedy pass@1:", pass1)
 print(f"Gemma sampled at T=0.8, n={SAMPLES}:", {f"pass@{k}": round(v, 3) for k, v in sampled.items()})
 cfg.say(f"On {len(code_items)} HumanEval tasks, greedy pass@1 is {100 * pass1['course-gpt']:.0f}% for the course GPT "
         f"and {100 * pass1['gemma-3-270m']:.0f}% for Gemma 3 270M.")
-save_artifact("eval-results", {"records": {k: v for k, v in results.items()},
+_ = save_artifact("eval-results", {"records": {k: v for k, v in results.items()},
                                "summaries": summaries}, notebook="7.1",
               about=f"per-item results of {', '.join(results)} on the course benchmark")
 

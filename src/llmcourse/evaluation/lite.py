@@ -73,8 +73,14 @@ def _anchors(points: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndar
     """k-means on the rows of `points`; the row nearest each centre and its cluster's share."""
     from sklearn.cluster import KMeans
 
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
     n = min(n, len(points))
-    km = KMeans(n_clusters=n, n_init=1, random_state=seed).fit(points)
+    with warnings.catch_warnings():  # identical items (all models right, say) make fewer distinct clusters: fine
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        km = KMeans(n_clusters=n, n_init=1, random_state=seed).fit(points)
     items, weights = [], []
     for c in range(n):
         members = np.flatnonzero(km.labels_ == c)
