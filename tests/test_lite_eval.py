@@ -72,3 +72,43 @@ def test_experiment_errors_shrink_with_size_and_learned_methods_help_on_irt_data
     assert get[("irt", 10)]["mae"] < get[("random", 10)]["mae"]
     with pytest.raises(ValueError, match="too few"):
         lite_eval_experiment(y[:5], strata, sizes=(10,), folds=4)
+
+
+def test_ability_equals_girths_map_estimate():
+    girth = pytest.importorskip("girth")
+    from llmcourse.evaluation.irt import ability_map
+
+    rng = np.random.default_rng(4)
+    for theta in (-1.5, 0.0, 0.7, 2.0):
+        a, b = rng.uniform(0.5, 2.5, 60), rng.normal(0, 1, 60)
+        y = (rng.random(60) < 1 / (1 + np.exp(-a * (theta - b)))).astype(int)
+        assert ability_map(a, b, y) == pytest.approx(float(girth.ability_map(y[:, None], b, a)[0]), abs=1e-3)
+    steep = np.full(20, 12.0)  # very discriminating items: Newton's method overshot here, bisection does not
+    assert abs(ability_map(steep, np.linspace(-1, 1, 20), np.r_[np.ones(10), np.zeros(10)])) < 0.2
+
+
+def test_population_pieces_quantisation_checkpoints_and_learner_models():
+    import torch
+
+    from llmcourse.evaluation.population import learner_lms, quantize_int4_rtn, quantize_int8_dynamic
+    from llmcourse.models import GPT, GPTConfig
+    from llmcourse.tokenization.bpe_regex import RegexTokenizer
+
+    torch.manual_seed(0)
+    model = GPT(GPTConfig.llama_style(vocab_size=300, n_layer=1, n_head=2, n_kv_head=1, n_embd=32, block_size=16))
+    q4 = quantize_int4_rtn(model)
+    name, w = next((n, m.weight) for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)
+                   and m.weight.shape[1] % 32 == 0)
+    name += ".weight"
+    w4 = dict(q4.named_parameters())[name].detach().numpy().reshape(-1, 32)
+    ref = w.detach().numpy().reshape(-1, 32)
+    scale = np.abs(ref).max(1, keepdims=True) / 7  # numpy by hand: absmax/7 per group of 32, round, clip
+    np.testing.assert_allclose(w4, np.clip(np.round(ref / scale), -7, 7) * scale, rtol=1e-6, atol=1e-7)
+    assert all(len(np.unique(np.round(row / s, 4))) <= 15 for row, s in zip(w4, scale[:, 0]))  # 4-bit levels
+    ids = torch.randint(300, (2, 8))
+    q8 = quantize_int8_dynamic(model)
+    assert torch.allclose(q8(ids)[0], model(ids)[0], atol=0.05)
+    tok = RegexTokenizer().train("abc def ghi " * 50, 260)
+    lms = learner_lms({"pretrain-checkpoints": {"step-10": model, "step-20": q4, "tokenizer": tok},
+                       "course-gpt-sft": {"model": model, "tokenizer": tok}, "other": [1, 2]})
+    assert sorted(lms) == ["course-gpt-sft", "pretrain-checkpoints/step-10", "pretrain-checkpoints/step-20"]

@@ -45,9 +45,10 @@ cfg = setup("7.1")
 PRETRAIN_CHARS = cfg.pick(smoke=20_000, laptop=600_000)  # training text checked for contamination
 N_MATH_VARIANTS = cfg.pick(smoke=24, laptop=150)  # problems whose answers we write in many ways
 N_CANONICAL = cfg.pick(smoke=8, laptop=164)  # HumanEval tasks whose reference solutions we run
-N_CODE = cfg.pick(smoke=2, laptop=40)  # HumanEval tasks the models try
+N_CODE = cfg.pick(smoke=1, laptop=40)  # HumanEval tasks the models try
+CODE_TOKENS = cfg.pick(smoke=64, laptop=256)  # longest function body generated
 SAMPLES = cfg.pick(smoke=1, laptop=5)  # samples per task for pass@k (Gemma, temperature 0.8)
-N_MATH_GEN = cfg.pick(smoke=3, laptop=45)  # word problems the models solve by generating
+N_MATH_GEN = cfg.pick(smoke=2, laptop=45)  # word problems the models solve by generating
 SANDBOX_TIMEOUT = cfg.pick(smoke=0.5, laptop=2.0)  # seconds each hostile program may run
 LM_EVAL_ITEMS = cfg.pick(smoke=16, laptop=10_000)  # choice items scored again by lm-evaluation-harness
 
@@ -219,8 +220,9 @@ for p in problems[:6]:
 # **Exercise `evaluation.extract_answer`** · difficulty 2 · ~20 min. Write
 # `extract_answer(text) -> str | None`. Look, in this order, for the last `\boxed{...}`
 # (braces can nest), GSM8K's `#### 42`, a cue ("the answer is", Indonesian "jawabannya
-# adalah", Thai "คำตอบคือ") followed by a number, else the last number in the text. Return
-# the answer as written ("1,250", "\frac{3}{4}"), or None when there is none.
+# adalah", Thai "คำตอบคือ") followed by a number, else the last number in the text. A number
+# may be grouped ("1,250", "12 345") or mixed ("1 1/2"). Return the answer as written
+# ("1,250", "\frac{3}{4}"), or None when there is none.
 
 # %%
 def extract_answer(text):
@@ -233,7 +235,9 @@ def extract_answer(text):
             depth += {"{": 1, "}": -1}.get(text[j], 0)
             if depth == 0:
                 return text[start + 1:j].strip()
-    number = r"-?\d[\d,]*(?:\.\d+)?(?:\s*/\s*\d+)?%?"
+    # \frac{a}{b}, a mixed number (1 1/2), a number with , . or space groups (1 234 567), a plain one,
+    # a fraction, a percent
+    number = r"\\[dt]?frac\{[^{}]*\}\{[^{}]*\}|-?\d+\s+\d+/\d+|-?\d{1,3}(?:[ ,.]\d{3})+(?!\d)(?:[.,]\d+)?%?|-?\d+(?:[.,]\d+)?(?:\s*/\s*\d+)?%?"
     if "####" in text:
         found = re.findall(number, text[text.rfind("####"):])
         if found:
@@ -362,6 +366,8 @@ cfg.say(f"All {len(canonical)} reference solutions pass in the sandbox, and our 
 # HumanEval by generation. Later weeks' models (`course-gpt-sft`) are added when present.
 
 # %%
+import time
+
 from llmcourse.assets import gemma_gguf_path
 from llmcourse.assets.artifacts import ArtifactError, load_artifact
 from llmcourse.evaluation import CourseGPTLM, LlamaCppLM, evaluate_lm, summarize_results
@@ -379,10 +385,14 @@ gemma = LlamaCppLM(gemma_gguf_path(), name="gemma-3-270m-q4_k_m")
 choice_items = [i for i in items if i.grader == "choice"]
 math_items = [i for i in items if i.grader == "math"][:N_MATH_GEN]
 code_items = [i for i in items if i.grader == "code"][:N_CODE]
-results = {}
-for name, lm in models.items():
-    results[name] = evaluate_lm(lm, choice_items + math_items + code_items, max_new_tokens={"code": 128})
-results["gemma-3-270m"] = evaluate_lm(gemma, math_items + code_items, max_new_tokens={"code": 128})
+results, seconds = {}, {}
+budget = {"code": CODE_TOKENS, "math": 64}
+for name, lm in [*models.items(), ("gemma-3-270m", gemma)]:
+    start = time.perf_counter()
+    todo = math_items + code_items if lm is gemma else choice_items + math_items + code_items
+    results[name] = evaluate_lm(lm, todo, max_new_tokens=budget)
+    seconds[name] = time.perf_counter() - start
+print({k: f"{v:.1f} s" for k, v in seconds.items()})
 summaries = {name: summarize_results(recs) for name, recs in results.items()}
 rows = []
 for name, s in summaries.items():
@@ -417,7 +427,7 @@ counts = {}
 for it in code_items:
     task = {"task_id": it.meta["task_id"], "prompt": it.prompt, "test": it.meta["test"],
             "entry_point": it.meta["entry_point"]}
-    bodies = [truncate_completion(gemma.llm.create_completion(it.prompt, max_tokens=128, temperature=0.8,
+    bodies = [truncate_completion(gemma.llm.create_completion(it.prompt, max_tokens=CODE_TOKENS, temperature=0.8,
                                                               seed=s)["choices"][0]["text"]) for s in range(SAMPLES)]
     counts[it.meta["task_id"]] = (SAMPLES, sum(check_completion(task, b)["passed"] for b in bodies))
 pass1 = {name: float(np.mean([r["correct"] for r in recs if r["grader"] == "code"])) for name, recs in results.items()}

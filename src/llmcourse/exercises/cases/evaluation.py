@@ -69,6 +69,7 @@ _EXTRACT_CASES = [
     ("Half of it: \\boxed{\\frac{3}{4}}", "3/4"),
     ("Jawabannya adalah 45 buah.", "45"),
     ("Total 10 + 5 = 15. The answer is 15 apples, since 20 were not needed.", "15"),
+    ("About 12 345 people came.", "12345"),
 ]
 
 
