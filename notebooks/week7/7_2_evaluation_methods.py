@@ -42,8 +42,8 @@ cfg = setup("7.2")
 # ## Knobs
 
 # %%
-N_PAIRS = cfg.pick(smoke=10, laptop=120)  # English→Indonesian phrases, each with ~6 candidate translations
-N_JUDGE = cfg.pick(smoke=6, laptop=80)  # (good, bad) translation pairs the LLM judge compares, both orders
+N_PAIRS = cfg.pick(smoke=8, laptop=120)  # English→Indonesian phrases, each with ~6 candidate translations
+N_JUDGE = cfg.pick(smoke=4, laptop=80)  # (good, bad) translation pairs the LLM judge compares, both orders
 N_SC = cfg.pick(smoke=2, laptop=24)  # word problems for self-consistency
 SC_SAMPLES = cfg.pick(smoke=3, laptop=7)  # samples per problem
 N_RATERS = cfg.pick(smoke=4, laptop=12)  # simulated raters voting through the app
@@ -54,8 +54,8 @@ N_BOOT = cfg.pick(smoke=50, laptop=500)  # bootstrap resamples for confidence in
 # ## 1. Outputs whose quality we know
 #
 # English→Indonesian phrases (dates, numbers, quantities) and, for each, candidate
-# translations: the reference, a correct *rewording* ("hari Sabtu, tanggal 26 Januari 1963"),
-# and wrong ones — a changed number or month (a critical error: the meaning is wrong), a
+# translations: the reference, correct variants (a *rewording* such as "hari Sabtu, tanggal
+# 26 Januari 1963", or just a capital first letter), and wrong ones — a changed number or month (a critical error: the meaning is wrong), a
 # dropped word, two words swapped, the English left untranslated.
 
 # %%
@@ -266,7 +266,7 @@ for src, group in cands.groupby("source"):
         a, b = random.Random(len(rows)).sample(kinds, 2)
         rows.append((f"Translate into Indonesian: {src}", g[a], g[b], a, b))
 store.add_pairs(rows, seed=0)
-quality = {"reference": 1.5, "reworded": 1.2, "order swapped": -0.2, "word dropped": -0.5, "month changed": -0.8,
+quality = {"reference": 1.5, "reworded": 1.2, "capitalised": 1.4, "order swapped": -0.2, "word dropped": -0.5, "month changed": -0.8,
            "number changed": -0.8, "untranslated": -2.0}  # the raters' (hidden) taste
 
 

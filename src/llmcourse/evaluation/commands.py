@@ -21,24 +21,26 @@ __all__ = ["add_commands", "cmd_annotate", "cmd_eval", "suite_items"]
 LITE_SIZE = 100
 
 
-def suite_items(items: list, suite: str, n: int = LITE_SIZE, seed: int = 0) -> tuple[list, np.ndarray | None]:
+def suite_items(items: list, suite: str, n: int = LITE_SIZE, seed: int = 0, profile: str | None = None
+                ) -> tuple[list, np.ndarray | None]:
     """The items of a suite and, for "lite", the weights that turn its answers into a full-score estimate.
 
-    lite = the subset 7.3 chose and saved (artifact `lite-subset`) when it matches this benchmark,
-    else a stratified sample (category x language) of the multiple-choice items.
+    lite = the subset 7.3 chose and saved (artifact `lite-subset`) when it was chosen on this very
+    benchmark (same sha256), else a stratified sample (category x language) of the multiple-choice items.
     """
     if suite == "full":
         return list(items), None
     if suite != "lite":
         raise ValueError(f"suite must be 'lite' or 'full', got {suite!r}")
     from llmcourse.assets.artifacts import ArtifactError, load_artifact
+    from llmcourse.evaluation.benchmark import items_hash
     from llmcourse.evaluation.lite import stratified_subset
 
     choice = [it for it in items if it.grader == "choice"]
     by_id = {it.id: it for it in choice}
     try:
-        saved = load_artifact("lite-subset", quiet=True)
-        if all(i in by_id for i in saved["item_ids"]):
+        saved = load_artifact("lite-subset", profile=profile, quiet=True)
+        if saved.get("benchmark_sha256") == items_hash(items) and all(i in by_id for i in saved["item_ids"]):
             print(f"[eval] lite suite: the {len(saved['item_ids'])} items 7.3 chose ({saved['method']})")
             return [by_id[i] for i in saved["item_ids"]], np.asarray(saved["weights"], dtype=float)
     except (ArtifactError, KeyError, TypeError):
@@ -62,10 +64,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         items = course_benchmark(profile)
         print(f"[eval] the course benchmark, {profile} size ({len(items)} items)")
+    items, weights = suite_items(items, args.suite, profile=profile)
     if args.categories:
         wanted = set(args.categories.split(","))
-        items = [it for it in items if it.category in wanted]
-    items, weights = suite_items(items, args.suite)
+        keep = [k for k, it in enumerate(items) if it.category in wanted]
+        items, weights = [items[k] for k in keep], None
+        if not items:
+            raise ValueError(f"no items in categories {sorted(wanted)}")
     if args.limit:
         items, weights = items[:args.limit], None
     if not items:

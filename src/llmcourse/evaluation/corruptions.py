@@ -5,6 +5,7 @@ English→Indonesian phrase we write candidate translations:
 
     reference       the gold translation                                   correct
     reworded        the same meaning, other words ("tanggal 4 Februari")   correct
+    capitalised     the reference with a capital first letter              correct
     number changed  one number word or digit changed (a critical error)    wrong
     month changed   another month                                          wrong
     word dropped    one word missing                                       wrong
@@ -23,7 +24,7 @@ from typing import Sequence
 
 __all__ = ["translation_candidates", "CORRECT_KINDS"]
 
-CORRECT_KINDS = ("reference", "reworded")
+CORRECT_KINDS = ("reference", "reworded", "capitalised")
 _NUMBERS = ["satu", "dua", "tiga", "empat", "lima", "enam", "tujuh", "delapan", "sembilan"]
 _MONTHS = ["Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus", "September", "Oktober",
            "November", "Desember"]
@@ -67,6 +68,7 @@ def translation_candidates(pairs: Sequence, seed: int = 0) -> list[dict]:
     for p in pairs:
         words = p.target.split()
         cands = {"reference": p.target, "reworded": _reworded(p.target, p.kind),
+                 "capitalised": p.target[:1].upper() + p.target[1:],
                  "number changed": _change_number(p.target, rng), "month changed": _change_month(p.target, rng),
                  "untranslated": p.source if p.source != p.target else None}
         if len(words) >= 3:
