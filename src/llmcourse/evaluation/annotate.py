@@ -164,7 +164,8 @@ class AnnotationServer:
                  password: str | None = None):
         if not is_loopback(host) and not password:
             raise ValueError(f"refusing to serve votes on {host} without a password: anyone who can reach it could "
-                             "vote; pass password=... (or bind to 127.0.0.1)")
+                             "vote; set a password (--password or LLMCOURSE_ANNOTATE_PASSWORD; password=... in Python) or bind "
+                             "to 127.0.0.1")
         from llmcourse.inference.llamacpp import free_port
 
         self.store = store if isinstance(store, VoteStore) else VoteStore(store)

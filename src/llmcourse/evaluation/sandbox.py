@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llmcourse.evaluation.sandbox_process import (  # noqa: F401  (SANDBOX_UID_BASE, _processes_of: for tests)
-    SANDBOX_UID_BASE, _Reader, _interpreter, _kill, _launch, _next_uid, _processes_of,
+    SANDBOX_UID_BASE, SANDBOX_UIDS, _Reader, _interpreter, _kill, _launch, _next_uid, _processes_of,
 )
 
 __all__ = ["RunResult", "run_python", "sandbox_info"]
@@ -60,6 +60,7 @@ class RunResult:
     truncated: bool = False  # output beyond max_output bytes was dropped
     reason: str = ""  # why it was killed or failed, in words
     isolation: str = ""  # which protections applied (bubblewrap or process limits only)
+    uid: int | None = None  # the dedicated user id it ran as (when started as root)
 
     @property
     def ok(self) -> bool:
@@ -190,7 +191,7 @@ def _execute(code: str, timeout: float, memory_mb: int, stdin: bytes, max_output
     out, err = (bytes(r.data).decode("utf-8", errors="replace") for r in readers)
     truncated = any(r.dropped for r in readers)
     status, reason = _status(proc.returncode, timed_out, use_bwrap, err)
-    return RunResult(status, out, err, None if timed_out else proc.returncode, seconds, truncated, reason)
+    return RunResult(status, out, err, None if timed_out else proc.returncode, seconds, truncated, reason, uid=uid)
 
 
 def _status(rc: int, timed_out: bool, bwrap: bool, stderr: str) -> tuple[str, str]:

@@ -27,7 +27,8 @@ import threading
 import time
 from pathlib import Path
 
-SANDBOX_UID_BASE = 610_000  # dedicated uids when started as root: 610000..619999, none of them a login
+SANDBOX_UID_BASE = 610_000  # dedicated uids when started as root: 610000..709999, none of them a login
+SANDBOX_UIDS = 100_000  # distinct uids, so that concurrent runs (test workers) almost never share one
 _counter = iter(range(10**9))
 _counter_lock = threading.Lock()
 
@@ -63,7 +64,7 @@ def _prefix_of(python: str) -> str:
 def _next_uid() -> int:
     with _counter_lock:
         n = next(_counter)
-    return SANDBOX_UID_BASE + (os.getpid() * 7919 + n) % 10_000
+    return SANDBOX_UID_BASE + (os.getpid() * 7919 + n) % SANDBOX_UIDS
 
 
 def _processes_of(uid: int) -> int:
