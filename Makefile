@@ -11,7 +11,7 @@ ifeq ($(shell uname -m),x86_64)
 LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 endif
 
-.PHONY: setup course test test-fast bench student sync clean
+.PHONY: setup course test test-fast bench student sync lab gpu-check clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,15 @@ student: setup
 
 sync: setup
 	$(BIN)/llmcourse sync
+
+# JupyterLab from the course's environment (widgets render tqdm bars), on the student notebooks.
+lab: setup
+	$(BIN)/llmcourse student
+	$(BIN)/jupyter lab exercises/
+
+# What only a GPU shows: every notebook on CUDA plus the gpu_* benchmarks (one JSON, under 8 min).
+gpu-check: setup
+	$(BIN)/python scripts/gpu_check.py
 
 clean:
 	rm -rf build

@@ -5,7 +5,9 @@ much faster for long outputs (goal: at least 5x at 512 new tokens for a model of
 laptop profile's size on CPU). One timed run of n tokens gives the tokens/s of every
 length k <= n (the time at which token k was ready), so each figure below comes from full
 generations, prefill included, batch 1. The GPT has random weights: its speed depends on
-its shapes only. Also: the cache's bytes by formula against the bytes its tensors hold.
+its shapes only. Also: the cache's bytes by formula against the bytes its tensors hold, and
+the stretch of 3.2: 16 left-padded prompts generated in one batch with one cache against
+the same prompts one at a time (same tokens, checked).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import torch
 
 from llmcourse.bench import Bench, benchmark
+from llmcourse.inference.batch_generate import generate_batch
 from llmcourse.inference.generation_speed import gpt_step_times, hf_step_times, tokens_per_second
 from llmcourse.inference.kv_cache import KVCache, kv_cache_bytes_for, measured_cache_bytes
 from llmcourse.models.gpt import GPT, GPTConfig
@@ -81,6 +84,23 @@ def _hf_curve(b: Bench) -> None:
              group="hf")
 
 
+def _batch_curve(b: Bench, device: str, group: str) -> None:
+    config = GPTConfig.llama_style(vocab_size=4096, block_size=256, n_layer=4, n_head=4, n_kv_head=2, n_embd=128,
+                                   attn_impl="sdpa")
+    torch.manual_seed(0)
+    model = GPT(config).to(device).eval()
+    g = torch.Generator().manual_seed(1)
+    prompts = [torch.randint(4096, (int(n),), generator=g).tolist() for n in torch.randint(4, 24, (16,), generator=g)]
+    new = 64
+    together = b.measure(f"{group} 16 prompts in one batch", lambda: generate_batch(model, prompts, new), repeats=3)
+    alone = b.measure(f"{group} 16 prompts one at a time", lambda: [generate_batch(model, [p], new) for p in prompts],
+                      repeats=1, warmup=0)
+    same = generate_batch(model, prompts, new) == [generate_batch(model, [p], new)[0] for p in prompts]
+    b.record(f"{group} batch gives the same tokens as one at a time", float(same), unit="bool")
+    b.ratios[f"{group} batch of 16 / one at a time (tokens/s)"] = alone.median / together.median
+    print(f"  ratio {group} batch / one at a time: {alone.median / together.median:.3g}x", flush=True)
+
+
 @benchmark("kv_cache")
 def run(b: Bench) -> None:
     threads = torch.get_num_threads()
@@ -88,6 +108,7 @@ def run(b: Bench) -> None:
     try:
         b.note("CPU figures with torch threads = 1; batch 1; prompt of 16 tokens; greedy")
         _gpt_curve(b, "cpu", "GPT 4x128 cpu")
+        _batch_curve(b, "cpu", "course GPT 4x128 cpu")
         _hf_curve(b)
     finally:
         torch.set_num_threads(threads)

@@ -16,15 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from llmcourse.assets.registry import AssetError
-from llmcourse.assets.translation import (
-    KINDS, SPLITS, Pair, _all_pairs, load_nllb, nllb_translate, phrase_tokenizer, split_of, train_phrase_tokenizer,
-    translation_pairs,
-)
-from llmcourse.evaluation.bleu import clipped_ngram_stats, corpus_bleu, translation_scores
+from llmcourse.assets.translation import KINDS, SPLITS, Pair, _all_pairs, split_of, translation_pairs
+from llmcourse.evaluation.bleu import clipped_ngram_stats, corpus_bleu, corpus_chrf, translation_scores
 from llmcourse.exercises.registry import run_exercise
-from llmcourse.models.bert import BERT, IGNORE, BertConfig, fill_mask, mask_tokens, masked_lm_loss, pair_batch, pair_segments
+from llmcourse.inference.translation import load_nllb, nllb_translate
+from llmcourse.models.bert import BERT, BertConfig, fill_mask, mask_tokens, pair_batch, pair_segments
+from llmcourse.models.common import IGNORE, label_loss
 from llmcourse.models.prefix_lm import prefix_lm_batch, prefix_lm_translate
 from llmcourse.models.t5 import T5, T5Config, relative_position_bucket, seq2seq_batch
+from llmcourse.tokenization.phrases import phrase_tokenizer, train_phrase_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -174,14 +174,14 @@ def test_masking_rejects_bad_arguments():
         mask_tokens(ids.float(), 4, 50, (0, 1))
 
 
-def test_masked_lm_loss_matches_cross_entropy():
+def test_label_loss_matches_cross_entropy():
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(3, 7, 20, generator=g)
     labels = torch.randint(0, 20, (3, 7), generator=g)
     labels[0, :4] = IGNORE
     expected = F.cross_entropy(logits.reshape(-1, 20), labels.reshape(-1), ignore_index=IGNORE)
-    assert torch.allclose(masked_lm_loss(logits, labels), expected, atol=1e-6)
-    assert masked_lm_loss(logits, torch.full_like(labels, IGNORE)) == 0  # no target: zero, not NaN
+    assert torch.allclose(label_loss(logits, labels), expected, atol=1e-6)
+    assert label_loss(logits, torch.full_like(labels, IGNORE)) == 0  # no target: zero, not NaN
 
 
 def test_bert_is_bidirectional_and_ignores_padding(tok):
@@ -222,6 +222,22 @@ def test_empty_batch_and_too_long_input_are_clear_errors(tok, make):
         run(torch.tensor([[7, tok.vocab_size]]))
     with pytest.raises(ValueError, match="empty batch"):
         pair_batch([], [], 0, 2, 5, 3)
+    with pytest.raises(TypeError, match="integer token ids"):
+        run(torch.zeros(1, 4))
+    with pytest.raises(ValueError, match="ids\\[None\\]"):
+        run(torch.zeros(4, dtype=torch.long))
+
+
+def test_shared_model_helpers():
+    from llmcourse.models.common import check_ids, init_weights, pad_batch
+
+    assert pad_batch([[5, 6, 7], [8]], pad_id=0).tolist() == [[5, 6, 7], [8, 0, 0]]
+    with pytest.raises(ValueError, match="every sequence in the batch is empty"):
+        pad_batch([[], []], 0)
+    check_ids(torch.tensor([[1, 2]]), block_size=2, vocab_size=3)
+    layer = torch.nn.Linear(400, 300)
+    init_weights(layer)
+    assert abs(layer.weight.std().item() - 0.02) < 0.002 and not layer.bias.any()
 
 
 # ------------------------------------------------------------------ T5
@@ -371,6 +387,15 @@ def test_corpus_bleu_equals_sacrebleu(corpus):
     oracle = BLEU(tokenize="none", smooth_method="none").corpus_score(hyps, [refs])
     assert [clipped_ngram_stats(hyps, refs, n) for n in range(1, 5)] == list(zip(oracle.counts, oracle.totals))
     assert math.isclose(corpus_bleu(hyps, refs), oracle.score, abs_tol=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.text("abcde ", max_size=14), st.text("abcdef ", max_size=14)), min_size=1, max_size=5))
+def test_corpus_chrf_equals_sacrebleu(corpus):
+    from sacrebleu.metrics import CHRF
+
+    hyps, refs = [h for h, _ in corpus], [r for _, r in corpus]
+    assert math.isclose(corpus_chrf(hyps, refs), CHRF().corpus_score(hyps, [refs]).score, abs_tol=1e-9)
 
 
 def test_library_bleu_passes_the_exercises():

@@ -126,3 +126,83 @@ def test_sea_lion_falls_back_offline(capsys, monkeypatch):
     with pytest.raises(RuntimeError, match="stop here"):
         M.load_lm("sea-lion")
     assert "using Gemma 3 270M" in capsys.readouterr().out and seen["gemma"]
+
+
+@pytest.mark.parametrize("capability,dtype_name,env", [((7, 5), "float32", None), ((8, 0), "bfloat16", None),
+                                                       ((7, 5), "float32", "someone/Other-SEA-LION")])
+def test_sea_lion_online_is_gemma_sea_lion_v4_in_4bit_with_chat_template(monkeypatch, capability, dtype_name, env):
+    """Online on a GPU, "sea-lion" loads the Gemma-based SEA-LION v4 in 4-bit NF4 (the Hub and the GPU
+    are stubbed: this checks what is asked of transformers), bf16 compute only where the GPU has it
+    (Gemma 3 overflows float16), and a chat template taken from the processor when the tokenizer lacks one."""
+    import torch
+    import transformers
+
+    from llmcourse.assets import models as M
+
+    pytest.importorskip("bitsandbytes")  # imported before CUDA is faked: it probes the real device
+    if env:
+        monkeypatch.setenv("LLMCOURSE_SEA_LION", env)
+    else:
+        monkeypatch.delenv("LLMCOURSE_SEA_LION", raising=False)
+    monkeypatch.setattr(M, "hub_online", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a: capability)
+    asked = {}
+
+    class Tok:
+        chat_template = None
+
+    class Model:
+        def eval(self):
+            return self
+
+    def tok_from(hub_id, **kw):
+        asked["tokenizer"] = hub_id
+        return Tok()
+
+    def proc_from(hub_id, **kw):
+        return type("Proc", (), {"chat_template": "{{ messages }}"})()
+
+    def model_from(hub_id, **kw):
+        asked["model"], asked["kw"] = hub_id, kw
+        return Model()
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", tok_from)
+    monkeypatch.setattr(transformers.AutoProcessor, "from_pretrained", proc_from)
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", model_from)
+    model, tok = M.load_lm("sea-lion")
+    want = env or "aisingapore/Gemma-SEA-LION-v4-4B-VL"
+    assert asked["tokenizer"] == asked["model"] == want
+    quant = asked["kw"]["quantization_config"]
+    assert quant.load_in_4bit and quant.bnb_4bit_quant_type == "nf4"
+    assert quant.bnb_4bit_compute_dtype == getattr(torch, dtype_name) == asked["kw"]["dtype"]
+    assert asked["kw"]["device_map"] == "auto"
+    assert tok.chat_template == "{{ messages }}"
+
+
+def test_one_language_table_for_every_asset():
+    """llmcourse.languages is the one table: the sample text, names, embedding data and MTEB tasks
+    all take their codes from it, and other libraries' codes find the same entry."""
+    import babel
+
+    from llmcourse.assets import embedding_data, multilingual, names
+    from llmcourse.embeddings import mteb_tasks
+    from llmcourse.languages import LANGUAGES, TABLE, language
+
+    assert LANGUAGES == ("en", "id", "ms", "th", "vi", "tl", "ta")
+    assert multilingual.LANGUAGES == LANGUAGES and tuple(embedding_data.SEA_LANGUAGES) == LANGUAGES
+    assert mteb_tasks.LANGS == LANGUAGES
+    assert set(names.LANGUAGES) <= set(LANGUAGES)
+    for code, lang in TABLE.items():
+        assert babel.Locale.parse(lang.cldr)  # a real CLDR locale
+        assert language(lang.mteb) is language(lang.nllb) is language(lang.iso639_3) is lang
+        assert embedding_data.SEA_LANGUAGES[code] == (lang.name, lang.mteb)
+    assert language("fil").code == "tl" and language("zsm").code == "ms"
+    assert [lang for lang in LANGUAGES if not language(lang).spaced] == ["th"]
+    assert names.ALPHABETS["th"] == [(0x0E00, 0x0E7F)] and names.ALPHABETS["en"] == [(ord("a"), ord("z"))]
+    with pytest.raises(ValueError, match="Tagalog"):
+        language("xx")
+    # the sample text follows the table: Tagalog is generated from Filipino word lists, Thai unspaced
+    assert multilingual.multilingual_sample("fil", 300) == multilingual.multilingual_sample("tl", 300)
+    thai, english = multilingual.multilingual_sample("th", 2_000), multilingual.multilingual_sample("en", 2_000)
+    assert thai.count(" ") * 3 < english.count(" ")  # spaces only between Thai sentences

@@ -10,8 +10,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmcourse.autograd import (MLP, Layer, Neuron, Value, draw, fit, gc_paused, hinge_loss, predict, to_dot,
-                                topological_order, trace)
+from llmcourse.autograd import (MLP, Layer, Neuron, Value, cross_entropy, draw, fit, gc_paused, hinge_loss,
+                                numerical_derivative, predict, to_dot, topological_order, trace)
 from llmcourse.exercises.registry import run_exercise
 
 
@@ -407,3 +407,31 @@ def test_exercises_catch_wrong_answers():
     assert not run_exercise("autograd.hinge_loss", lambda s, y: sum(((1 - yi * si).relu() for si, yi in zip(s, y)),
                                                                     Value(0.0))).ok
     assert not run_exercise("autograd.numerical_derivative", lambda f, x: (f(x + 0.1) - f(x)) / 0.1).ok
+
+
+# ---------------------------------------------------------------- cross-entropy and the measured derivative
+@pytest.mark.parametrize("scale", [1.0, 5.0, 800.0])
+def test_cross_entropy_matches_torch_also_for_huge_logits(scale):
+    rng = random.Random(int(scale))
+    raw = [rng.gauss(0, 1) * scale for _ in range(6)]
+    for target in range(6):
+        logits = [Value(x) for x in raw]
+        loss = cross_entropy(logits, target)
+        loss.backward()
+        t = torch.tensor(raw, dtype=torch.float64, requires_grad=True)
+        ref = torch.nn.functional.cross_entropy(t[None], torch.tensor([target]))
+        ref.backward()
+        assert close(loss.data, ref.item())
+        assert all(close(v.grad, g) for v, g in zip(logits, t.grad.tolist()))
+    with pytest.raises(ValueError, match="class index"):
+        cross_entropy([Value(1.0)], 1)
+    with pytest.raises(TypeError, match="list of Values"):
+        cross_entropy([1.0, 2.0], 0)
+
+
+def test_numerical_derivative_is_second_order_accurate():
+    f = lambda x: math.sin(3 * x)  # noqa: E731
+    exact = 3 * math.cos(3 * 0.4)
+    errors = [abs(numerical_derivative(f, 0.4, h) - exact) for h in (1e-2, 1e-3)]
+    assert errors[1] < errors[0] / 50  # h 10x smaller: error ~100x smaller (h^2)
+    assert abs(numerical_derivative(f, 0.4) - exact) < 1e-8

@@ -128,9 +128,11 @@ def test_bad_images_and_captions_get_clear_errors():
         model.encode_image(torch.rand(1, 32, 32, 3))
     tok = CaptionTokenizer(["a red circle"])
     with pytest.raises(ValueError, match="unknown words \\['purple'\\]"):
-        tok.encode(["a purple circle"])
+        tok.encode_batch(["a purple circle"])
     with pytest.raises(ValueError, match="no words"):
-        tok.encode([""])
+        tok.encode("")
+    with pytest.raises(TypeError, match="encode_batch"):
+        tok.encode(["a red circle"])
     with pytest.raises(ValueError, match="no words"):
         CaptionTokenizer(["", "  "])
     with pytest.raises(ValueError, match="one caption per image"):

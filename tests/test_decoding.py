@@ -167,3 +167,45 @@ def test_gemma_greedy_and_beam_equal_generate(gemma, prompt):
     ids = tok(prompt, return_tensors="pt").input_ids
     assert torch.equal(D.greedy(model, ids, 12), model.generate(ids, max_new_tokens=12, do_sample=False))
     assert torch.equal(D.beam_search(model, ids, 3, 8), _hf_beam(model, ids, 3, 8, 1.0))
+
+
+def test_softmax_against_torch_and_bad_temperature():
+    x = torch.tensor([[1000.0, 999.0, 0.0], [1.0, 2.0, 3.0]])
+    for t in (0.5, 1.0, 3.0):
+        assert torch.allclose(D.softmax(x, t), torch.softmax(x / t, dim=-1), atol=1e-7)
+    with pytest.raises(ValueError, match="temperature"):
+        D.softmax(x, 0.0)
+
+
+def test_generate_with_a_choose_built_from_pieces_equals_generate(tiny_lm):
+    """The loop notebook 1.1 drives with the learner's pieces: here with the library's pieces."""
+    model, tok = tiny_lm
+    ids = tok(PROMPTS[0], return_tensors="pt").input_ids
+
+    def choose(logits, seen):
+        logits = D.apply_repetition_penalty(logits, seen, 1.3)
+        logits = D.top_p_filter(D.top_k_filter(logits / 0.8, 40), 0.9)
+        return torch.multinomial(D.softmax(logits), 1)
+
+    torch.manual_seed(3)
+    ours = D.generate_with(model, ids, 10, choose)
+    torch.manual_seed(3)
+    theirs = model.generate(ids, max_new_tokens=10, do_sample=True, temperature=0.8, top_k=40, top_p=0.9,
+                            repetition_penalty=1.3)
+    assert torch.equal(ours, theirs)
+    with pytest.raises(ValueError, match=r"\(1, 1\)"):
+        D.generate_with(model, ids, 3, lambda logits, seen: logits.argmax(-1))  # (1,) not (1, 1)
+
+
+@pytest.mark.parametrize("name", ["decoding.beam_search"])
+def test_notebook_beam_search_solution_passes(name):
+    """The solution written in notebook 1.1 (no cache, full recompute) passes its own exercise."""
+    import jupytext
+
+    from llmcourse.course import notebook_source
+
+    nb = jupytext.read(notebook_source("1.1"))
+    src = next(c.source for c in nb.cells if c.cell_type == "code" and "def beam_search(" in c.source)
+    ns = {"torch": torch}
+    exec(src, ns)
+    assert run_exercise(name, ns["beam_search"]).ok

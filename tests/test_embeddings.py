@@ -160,6 +160,39 @@ def test_train_word2vec_bad_input(sentences, err, msg):
         train_word2vec(sentences, Word2VecConfig(min_count=5), progress=False)
 
 
+def test_toy_corpus_blames_subsampling_not_sentence_length():
+    """Ten tokens: subsampling (sample=1e-3) keeps about half a token per epoch. The error says so,
+    and with sample=0 the same corpus trains."""
+    toy = [["hello", "world"]] * 5
+    with pytest.raises(ValueError, match=r"subsampling.*sample=0"):
+        train_word2vec(toy, Word2VecConfig(epochs=1, vector_size=8), progress=False)
+    assert train_word2vec(toy, Word2VecConfig(epochs=1, vector_size=8, sample=0), progress=False).pairs_per_epoch > 0
+    with pytest.raises(ValueError, match="no sentence has two words"):
+        train_word2vec([["a"], ["a"], ["a"], ["a"], ["a"]], Word2VecConfig(epochs=1, min_count=1), progress=False)
+
+
+def test_train_word2vec_with_a_learner_loss_equals_the_library():
+    """A mean-reduced loss (the exercise's) trains exactly like the library's summed one."""
+    from llmcourse.assets.embedding_data import lee_corpus
+
+    sentences = lee_corpus()[:60]
+    cfg = Word2VecConfig(vector_size=16, epochs=1, batch_size=512)
+    lib = train_word2vec(sentences, cfg, progress=False)
+    mean_loss = lambda c, o, n: sgns_loss(c, o, n)  # noqa: E731
+    learner = train_word2vec(sentences, cfg, progress=False, loss_fn=mean_loss)
+    assert np.allclose(lib.vectors.vectors, learner.vectors.vectors, atol=1e-5)
+
+
+def test_vocab_follows_the_tokenizer_protocol():
+    vocab = Vocab.build([["the", "cat"], ["the", "dog"]], min_count=1)
+    assert vocab.vocab_size == 3 and vocab.encode("the dog flies") == [vocab.index["the"], vocab.index["dog"]]
+    assert vocab.decode(vocab.encode("the cat")) == "the cat"
+    with pytest.raises(TypeError, match="encode_sentences"):
+        vocab.encode([["the", "cat"]])
+    with pytest.raises(ValueError, match="unknown word ids"):
+        vocab.decode([7])
+
+
 # ------------------------------------------------------------------ word vectors, GloVe, evaluation
 
 def test_unknown_word_is_a_clear_error(glove20k):

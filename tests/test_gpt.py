@@ -210,6 +210,66 @@ def test_save_and_load_round_trip(tmp_path):
     assert torch.equal(m(x)[0], m2(x)[0]) and m2.config == m.config
     with pytest.raises(FileNotFoundError, match="saved GPT"):
         GPT.load(tmp_path)
+    assert sorted(p.name for p in (tmp_path / "gpt").iterdir()) == ["config.json", "model.safetensors"]  # no temp files
+
+
+def test_load_of_a_truncated_weights_file_names_it_and_says_what_to_do(tmp_path):
+    m = GPT(GPTConfig.llama_style(vocab_size=V, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    folder = m.save(tmp_path / "gpt")
+    weights = folder / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"model\.safetensors cannot be read.*damaged or incomplete.*re-run the notebook"):
+        GPT.load(folder)
+    weights.write_bytes(b"")
+    with pytest.raises(ValueError, match="model.safetensors"):
+        GPT.load(folder)
+
+
+def test_load_of_a_foreign_config_lists_the_unknown_fields(tmp_path):
+    import json
+
+    m = GPT(GPTConfig(vocab_size=V, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    folder = m.save(tmp_path / "gpt")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "hidden_size": 16, "model_type": "llama"}))
+    with pytest.raises(ValueError, match="fields a GPTConfig does not have: hidden_size, model_type"):
+        GPT.load(folder)
+    (folder / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        GPT.load(folder)
+    (folder / "config.json").write_text(json.dumps({**config, "n_embd": 32}))  # weights of another width
+    with pytest.raises(ValueError, match="does not fit the model"):
+        GPT.load(folder)
+    (folder / "config.json").write_text(json.dumps({**config, "n_head": 3}))
+    with pytest.raises(ValueError, match="describes no valid GPT.*divisible"):
+        GPT.load(folder)
+
+
+def test_save_keeps_the_old_checkpoint_when_writing_fails(tmp_path, monkeypatch):
+    import safetensors.torch
+
+    m = GPT(GPTConfig(vocab_size=V, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    folder = m.save(tmp_path / "gpt")
+    before = (folder / "model.safetensors").read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        GPT(GPTConfig(vocab_size=V, block_size=8, n_layer=1, n_head=2, n_embd=16)).save(folder)
+    assert (folder / "model.safetensors").read_bytes() == before
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "model.safetensors"]
+    GPT.load(folder)
+
+
+def test_an_empty_batch_is_a_clear_error():
+    m = GPT(GPTConfig(vocab_size=V, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    with pytest.raises(ValueError, match=r"idx is empty \(shape \(0, 4\)\)"):
+        m(torch.zeros(0, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="batch >= 1"):
+        m.generate(torch.zeros(0, 4, dtype=torch.long), 3)
 
 
 # ---------------------------------------------------------------- exercises of 2.2: the library passes them

@@ -6,10 +6,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llmcourse.exercises.registry import run_exercise
+from llmcourse.inference.batch_generate import generate_batch
 from llmcourse.inference.generation_speed import gpt_step_times, hf_step_times, step_latencies, tokens_per_second
 from llmcourse.inference.kv_cache import (
-    KVCache, forward_cached, generate_cached, kv_cache_bytes, kv_cache_bytes_for, measured_cache_bytes,
+    KVCache, attention_step, forward_cached, generate_cached, kv_cache_bytes, kv_cache_bytes_for, measured_cache_bytes,
+    write_kv,
 )
 from llmcourse.models.gpt import GPT, GPTConfig
 
@@ -241,43 +242,68 @@ def test_empty_and_malformed_input():
     assert len(cache) == 0
 
 
-# ----------------------------------------------------------------------------- exercises
+# ----------------------------------------------------------------------------- the pieces of the exercises
 
 
-def _ref_update(k_cache, v_cache, k_new, v_new, pos):
-    B, H, max_len, hd = k_cache.shape
-    cache = KVCache(1, B, H, hd, max_len)
-    cache.keys, cache.values, cache.lengths = [k_cache], [v_cache], [pos]
-    return cache.update(0, k_new, v_new)
+def test_write_kv_writes_in_place_and_returns_views():
+    k_cache, v_cache = torch.full((2, 3, 8, 4), 7.0), torch.full((2, 3, 8, 4), 7.0)
+    k_new, v_new = torch.randn(2, 3, 2, 4), torch.randn(2, 3, 2, 4)
+    k_all, v_all = write_kv(k_cache, v_cache, k_new, v_new, 3)
+    assert k_all.shape == (2, 3, 5, 4) and torch.equal(k_all[:, :, 3:], k_new) and torch.equal(v_all[:, :, 3:], v_new)
+    assert k_all.data_ptr() == k_cache.data_ptr() and bool((k_cache[:, :, 5:] == 7).all())
+    with pytest.raises(ValueError, match="overflow"):
+        write_kv(k_cache, v_cache, torch.zeros(2, 3, 4, 4), torch.zeros(2, 3, 4, 4), 5)
 
 
-def _ref_attention_step(x_new, w_qkv, w_out, k_cache, v_cache, pos, n_heads):
+def test_attention_step_equals_the_module_with_a_cache():
     from llmcourse.nn import MultiHeadAttention
 
-    B, _, C = x_new.shape
-    layer = MultiHeadAttention(C, n_heads, bias=False)
+    torch.manual_seed(0)
+    layer = MultiHeadAttention(24, 3, bias=False).eval()
+    x = torch.randn(2, 7, 24)
+    k_cache, v_cache = torch.zeros(2, 3, 7, 8), torch.zeros(2, 3, 7, 8)
     with torch.no_grad():
-        layer.qkv.weight.copy_(w_qkv)
-        layer.proj.weight.copy_(w_out)
-        cache = KVCache(1, B, n_heads, C // n_heads, k_cache.shape[2])
-        cache.keys, cache.values, cache.lengths = [k_cache], [v_cache], [pos]
-        return layer(x_new, is_causal=True, cache=cache)
+        steps = torch.cat([attention_step(x[:, t:t + 1], layer.qkv.weight, layer.proj.weight, k_cache, v_cache, t, 3)
+                           for t in range(7)], dim=1)
+        torch.testing.assert_close(steps, layer(x, is_causal=True))
 
 
-@pytest.mark.parametrize("name, ref", [
-    ("kv_cache.update", _ref_update),
-    ("kv_cache.memory_bytes", kv_cache_bytes),
-    ("kv_cache.attention_step", _ref_attention_step),
-    ("kv_cache.greedy_generate", lambda model, idx, n: generate_cached(model, idx, n, temperature=0)),
-])
-def test_library_passes_the_exercises(name, ref):
-    res = run_exercise(name, ref)
-    assert res.ok, res.failures
+@pytest.mark.parametrize("name", ["rope", "alibi", "no positions", "llama style gqa", "sdpa kernel, alibi gqa"])
+def test_batch_generation_equals_each_prompt_alone(name):
+    model = make(CONFIGS[name]).double()
+    g = torch.Generator().manual_seed(0)
+    prompts = [torch.randint(1, 37, (n,), generator=g).tolist() for n in (6, 1, 3, 6, 2)]
+    got = generate_batch(model, prompts, 12)
+    want = [model.generate(torch.tensor([p]), 12, temperature=0)[0, len(p):].tolist() for p in prompts]
+    assert got == want
 
 
-def test_exercises_can_fail():
-    assert not run_exercise("kv_cache.update", lambda kc, vc, k, v, pos: (torch.cat([kc[:, :, :pos], k], 2),
-                                                                           torch.cat([vc[:, :, :pos], v], 2))).ok
-    assert not run_exercise("kv_cache.memory_bytes", lambda L, H, hd, n, dt, b: L * H * hd * n * 4 * b).ok
-    assert not run_exercise("kv_cache.greedy_generate",
-                            lambda model, idx, n: model.generate(idx, n, temperature=0)[:, :-1]).ok
+def test_batch_generation_refuses_absolute_positions_and_stops_at_eos():
+    with pytest.raises(ValueError, match="absolute"):
+        generate_batch(make(CONFIGS["gpt2 (learned)"]), [[1, 2], [3]], 4)
+    model = make(CONFIGS["rope"]).double()
+    first = generate_batch(model, [[1, 2, 3], [4]], 6)
+    eos = first[0][2]
+    out = generate_batch(model, [[1, 2, 3], [4]], 6, eos_token_id=eos)
+    for row, full in zip(out, first):  # each row ends at its first EOS token (kept), the others run on
+        assert row == (full[: full.index(eos) + 1] if eos in full else full)
+    with pytest.raises(ValueError, match="exceed block_size"):
+        generate_batch(model, [[1] * 30], 20)
+    with pytest.raises(ValueError, match="at least one token"):
+        generate_batch(model, [[1], []], 3)
+    assert generate_batch(model, [[1], [2, 3]], 0) == [[], []]
+
+
+@pytest.mark.parametrize("bad, match", [(dict(top_k=0), "top_k"), (dict(top_k=-3), "top_k"),
+                                        (dict(max_new_tokens=2.5), "max_new_tokens"),
+                                        (dict(max_new_tokens=-1), "max_new_tokens"),
+                                        (dict(temperature=-1.0), "temperature")])
+def test_generation_arguments_are_validated_both_ways(bad, match):
+    model = make(CONFIGS["rope"])
+    idx = torch.ones(1, 3, dtype=torch.long)
+    kwargs = {"max_new_tokens": 4, **bad}
+    n = kwargs.pop("max_new_tokens")
+    with pytest.raises(ValueError, match=match):
+        model.generate(idx, n, **kwargs)
+    with pytest.raises(ValueError, match=match):
+        generate_cached(model, idx, n, **kwargs)

@@ -2,6 +2,7 @@
 the OpenAI-compatible server starts, answers, stops, and refuses a port that is taken."""
 
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -74,3 +75,62 @@ def test_port_in_use_by_another_program():
         s.listen(1)
         with pytest.raises(OSError, match="pass port=None"):
             LlamaServer(gemma_gguf_path(), port=s.getsockname()[1])
+
+
+def _alive(pid: int) -> bool:
+    """Is `pid` a live process? (A zombie waiting to be reaped counts as dead.)"""
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in state
+
+
+_START_AND_EXIT = """
+import os, sys
+from llmcourse.assets import gemma_gguf_path
+from llmcourse.inference.llamacpp import LlamaServer
+server = LlamaServer(gemma_gguf_path(), n_ctx=64).start()
+print(server.proc.pid, server.port, flush=True)
+if sys.argv[1] == "hard":
+    os._exit(0)  # no atexit: only the server's watchdog can notice
+"""
+
+
+@pytest.mark.parametrize("how", ["normal", "hard"])
+def test_server_dies_with_the_process_that_started_it(how):
+    """A LlamaServer never stop()-ed must not outlive its Python process (the port and ~400 MB)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from llmcourse.inference.llamacpp import port_free
+
+    out = subprocess.run([sys.executable, "-c", _START_AND_EXIT, how], capture_output=True, text=True,
+                         timeout=300, env=dict(os.environ))
+    assert out.returncode == 0, out.stderr[-2000:]
+    pid, port = map(int, out.stdout.split()[-2:])
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and (_alive(pid) or not port_free(port)):
+        time.sleep(0.2)
+    alive = _alive(pid)
+    if alive:  # clean up before failing, so the test does not leak what it tests for
+        os.kill(pid, 9)
+    assert not alive, f"the llama.cpp server (pid {pid}) outlived its parent ({how} exit)"
+    assert port_free(port), f"port {port} is still held"
+
+
+def test_failed_start_leaves_no_log_file(tmp_path):
+    import glob
+    import tempfile
+
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF not really a model")
+    pattern = str(Path(tempfile.gettempdir()) / "llama-server-*.log")
+    before = set(glob.glob(pattern))
+    server = LlamaServer(bad, n_ctx=64, startup_timeout=60)
+    with pytest.raises((RuntimeError, TimeoutError)):
+        server.start()
+    assert set(glob.glob(pattern)) - before == set(), "a failed start left its log file behind"
+    assert server.proc is None

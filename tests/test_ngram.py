@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from llmcourse.assets.names import (LANGUAGES, clean_names, load_names, name_splits, names_path, raw_names,
                                     read_names, split_of)
 from llmcourse.exercises.registry import run_exercise
-from llmcourse.ngram import (CharVocab, MLPLanguageModel, NGramModel, UnknownCharacterError, build_dataset,
-                             evaluate_nll, ngram_windows, sample_mlp, train_mlp)
+from llmcourse.ngram import (CharVocab, DeepMLP, MLPLanguageModel, NGramModel, UnknownCharacterError, average_nll,
+                             bigram_counts, build_dataset, evaluate_nll, init_default, init_kaiming, init_randn,
+                             layer_stats, lr_sweep, ngram_windows, sample_mlp, train_mlp, train_with_stats)
 from llmcourse.ngram import manual_backprop as mb
 
 
@@ -364,3 +365,93 @@ def test_exercises_catch_wrong_answers():
     assert not res.ok and "missing: C" in res.failures[0]
     assert not run_exercise("ngram.batchnorm_backward", lambda d, g, r, v: g * v * d).ok
     assert not run_exercise("ngram.nll", lambda P, names, stoi: -ref_nll(P, names, stoi)).ok
+
+
+# ---------------------------------------------------------------- bigram counts and NLL as plain functions
+def test_bigram_counts_and_average_nll_equal_direct_counting(splits):
+    names = splits["ta"]["train"][:300]
+    vocab = CharVocab.from_names(names)
+    pairs = Counter(p for n in names for p in zip("." + n, n + "."))
+    N = bigram_counts(names, vocab.stoi)
+    assert N.dtype == torch.long and int(N.sum()) == sum(pairs.values())
+    for (a, b), c in pairs.items():
+        assert int(N[vocab.stoi[a], vocab.stoi[b]]) == c
+    P = (N + 1).double() / (N + 1).sum(1, keepdim=True)
+    direct = -sum(c * math.log(float(P[vocab.stoi[a], vocab.stoi[b]])) for (a, b), c in pairs.items())
+    assert average_nll(P, names, vocab.stoi) == pytest.approx(direct / sum(pairs.values()), rel=1e-12)
+    mle = N.double() / N.sum(1, keepdim=True).clamp_min(1)
+    unseen = next((a, b) for a in vocab.chars[1:] for b in vocab.chars[1:] if (a, b) not in pairs)
+    assert average_nll(mle, [unseen[0] + unseen[1]], vocab.stoi) == math.inf  # a pair never seen: P = 0
+    with pytest.raises(ValueError, match="boundary"):
+        bigram_counts(["ab"], {"a": 0, "b": 1})
+    with pytest.raises(ValueError, match="no names"):
+        average_nll(P, [], vocab.stoi)
+
+
+# ---------------------------------------------------------------- diagnostics
+def _random_batch(V=27, n=2000, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(V, (n, 3), generator=g), torch.randint(V, (n,), generator=g)
+
+
+def test_initialisations_have_the_scales_they_claim():
+    model = DeepMLP(27, n_hidden=200, n_layers=3, generator=torch.Generator().manual_seed(0))
+    init_kaiming(model, generator=torch.Generator().manual_seed(1))
+    for lin in model.hidden:
+        assert lin.weight.std().item() == pytest.approx((5 / 3) / math.sqrt(lin.in_features), rel=0.05)
+        assert torch.equal(lin.bias, torch.zeros_like(lin.bias))
+    assert model.out.weight.std().item() == pytest.approx(0.1 / math.sqrt(200), rel=0.05)
+    init_default(model, generator=torch.Generator().manual_seed(2))  # nn.Linear's rule: U(+-1/sqrt(fan_in))
+    for lin in model.linears:
+        bound = 1 / math.sqrt(lin.in_features)
+        assert lin.weight.abs().max().item() <= bound
+        assert lin.weight.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.05)
+    init_randn(model, generator=torch.Generator().manual_seed(3))
+    assert model.hidden[1].weight.std().item() == pytest.approx(1.0, rel=0.05)
+
+
+def test_layer_stats_match_direct_measurements_and_autograd():
+    X, Y = _random_batch()
+    model = init_randn(DeepMLP(27, generator=torch.Generator().manual_seed(0)), torch.Generator().manual_seed(1))
+    loss, stats = layer_stats(model, X, Y)
+    # the oracle: the same forward pass written out, gradients from torch.autograd.grad
+    h = model.emb(X).flatten(1)
+    acts = []
+    for lin in model.hidden:
+        h = torch.tanh(lin(h))
+        acts.append(h)
+    ref_loss = F.cross_entropy(model.out(h), Y)
+    grads = torch.autograd.grad(ref_loss, acts)
+    assert loss == pytest.approx(ref_loss.item(), rel=1e-6)
+    for s, a, g in zip(stats, acts, grads):
+        sat = a.detach().abs() > 0.97
+        assert s.saturated == pytest.approx(sat.float().mean().item())
+        assert s.dead == pytest.approx(sat.all(0).float().mean().item())
+        assert s.act_std == pytest.approx(a.std().item(), rel=1e-5)
+        torch.testing.assert_close(s.grads, g)
+    assert all(s.saturated > 0.5 for s in stats)  # unit-Gaussian weights saturate tanh
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_kaiming_keeps_the_signal_and_the_default_shrinks_it():
+    X, Y = _random_batch()
+    kaiming = init_kaiming(DeepMLP(27, n_layers=6, generator=torch.Generator().manual_seed(0)))
+    loss, stats = layer_stats(kaiming, X, Y)
+    assert abs(loss - math.log(27)) < 0.1
+    assert all(0.5 < s.act_std < 0.9 and s.saturated < 0.3 for s in stats)
+    default = DeepMLP(27, n_layers=6, generator=torch.Generator().manual_seed(0))
+    _, stats = layer_stats(default, X, Y)
+    assert stats[-1].act_std < 0.5 * stats[0].act_std  # each layer shrinks it
+
+
+def test_update_ratios_and_lr_sweep():
+    X, Y = _random_batch(n=500)
+    model = init_kaiming(DeepMLP(27, n_layers=2, n_hidden=32, generator=torch.Generator().manual_seed(0)))
+    before = [p.detach().clone() for p in model.parameters()]
+    stats = train_with_stats(model, X, Y, steps=5, lr=0.1, generator=torch.Generator().manual_seed(1))
+    assert len(stats.losses) == 5 and len(stats.update_ratio) == 5 and len(stats.update_ratio[0]) == 3
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    make = lambda: init_kaiming(DeepMLP(27, n_layers=2, n_hidden=32))  # noqa: E731
+    losses = lr_sweep(make, X, Y, [1e-4, 0.3, 1e4], steps=20, seed=0)
+    assert losses[1] < losses[0]  # a sensible rate beats a tiny one
+    assert losses[2] == math.inf or losses[2] > losses[1]  # an absurd one diverges

@@ -235,52 +235,92 @@ def test_feedforward_variants_match_their_formulas_and_parameter_counts():
         FeedForward(d, activation="tanh")
 
 
-# ---------------------------------------------------------------- exercises of 3.1: the library passes them
-def _mha_ref(x, w_qkv, b_qkv, w_out, b_out, n_heads, causal):
-    mha = MultiHeadAttention(x.shape[-1], n_heads).eval()
+# ---------------------------------------------------------------- the functional forms (exercise references of 3.1)
+def test_functional_mha_equals_the_module_and_torch():
+    from llmcourse.nn import multi_head_attention
+
+    torch.manual_seed(0)
+    for n_kv in (4, 2, 1):
+        layer = MultiHeadAttention(32, 4, n_kv, bias=False).eval()
+        x = torch.randn(2, 9, 32)
+        with torch.no_grad():
+            for causal in (True, False):
+                torch.testing.assert_close(multi_head_attention(x, layer.qkv.weight, layer.proj.weight, 4, n_kv,
+                                                                causal=causal), layer(x, is_causal=causal))
+    ref = _torch_mha_copy(MultiHeadAttention(32, 4, bias=False).eval(), 32, 4)
+    blocked = torch.ones(9, 9, dtype=torch.bool).triu(1)
     with torch.no_grad():
-        mha.qkv.weight.copy_(w_qkv), mha.qkv.bias.copy_(b_qkv)
-        mha.proj.weight.copy_(w_out), mha.proj.bias.copy_(b_out)
-        return mha(x, is_causal=causal)
+        torch.testing.assert_close(multi_head_attention(x, ref.in_proj_weight, ref.out_proj.weight, 4),
+                                   ref(x, x, x, attn_mask=blocked, need_weights=False)[0])
 
 
-def _rmsnorm_ref(x, weight, eps):
-    norm = RMSNorm(x.shape[-1], eps=eps)
+def test_functional_rope_norm_swiglu_equal_the_modules():
+    from llmcourse.nn import rms_norm, rope, swiglu
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 7, 16)
+    pos = torch.arange(5, 12)
+    torch.testing.assert_close(rope(x, pos, 500000.0), apply_rotary(x, *RotaryEmbedding(16, 500000.0)(pos)))
+    norm = RMSNorm(16, eps=1e-5)
     with torch.no_grad():
-        norm.weight.copy_(weight)
-        return norm(x)
-
-
-def _swiglu_ref(x, w_gate, w_up, w_down):
-    ffn = FeedForward(x.shape[-1], w_up.shape[0], activation="swiglu", bias=False)
+        norm.weight.normal_(1, 0.3)
+        torch.testing.assert_close(rms_norm(x, norm.weight, 1e-5), norm(x))
+    ffn = FeedForward(16, 40, activation="swiglu", bias=False)
     with torch.no_grad():
-        ffn.gate.weight.copy_(w_gate), ffn.up.weight.copy_(w_up), ffn.down.weight.copy_(w_down)
-        return ffn(x)
+        torch.testing.assert_close(swiglu(x, ffn.gate.weight, ffn.up.weight, ffn.down.weight), ffn(x))
 
 
-@pytest.mark.parametrize("name, ref", [
-    ("block.mha", _mha_ref),
-    ("block.sinusoidal", sinusoidal_positions),
-    ("block.rope", lambda x, pos, base: apply_rotary(x, *RotaryEmbedding(x.shape[-1], base)(pos))),
-    ("block.alibi_slopes", alibi_slopes),
-    ("block.rmsnorm", _rmsnorm_ref),
-    ("block.swiglu", _swiglu_ref),
-])
-def test_reference_passes_exercise(name, ref):
-    from llmcourse.exercises.registry import run_exercise
+def test_llama_block_equals_the_gpt_block_and_hf_decoder_layer():
+    from transformers import LlamaConfig
+    from transformers.models.llama.modeling_llama import LlamaDecoderLayer, LlamaRotaryEmbedding
 
-    res = run_exercise(name, ref)
-    assert res.ok, res.failures
+    from llmcourse.models.gpt import GPT, GPTConfig
+    from llmcourse.nn import llama_block
+
+    torch.manual_seed(0)
+    cfg = GPTConfig.llama_style(vocab_size=50, block_size=16, n_layer=1, n_head=4, n_kv_head=2, n_embd=32,
+                                rope_theta=500000.0)
+    block = GPT(cfg).blocks[0].eval()
+    with torch.no_grad():
+        for name, p in block.named_parameters():
+            p.normal_(1.0 if "norm" in name else 0.0, 0.2)
+    x, pos = torch.randn(2, 10, 32), torch.arange(10)
+    weights = dict(block.named_parameters())
+    with torch.no_grad():
+        got = llama_block(x, pos, weights, 4, 2, 1e-5, 500000.0)
+        hf_cfg = LlamaConfig(hidden_size=32, num_attention_heads=4, num_key_value_heads=2, intermediate_size=cfg.ffn_hidden,
+                             rms_norm_eps=1e-5, rope_parameters={"rope_type": "default", "rope_theta": 500000.0})
+        hf_cfg._attn_implementation = "sdpa"
+        hf = LlamaDecoderLayer(hf_cfg, 0).eval()
+        a, m = hf.self_attn, hf.mlp
+        q, k, v = weights["attn.qkv.weight"].split([32, 16, 16])
+        for dst, src in ((a.q_proj, q), (a.k_proj, k), (a.v_proj, v), (a.o_proj, weights["attn.proj.weight"]),
+                         (m.gate_proj, weights["mlp.gate.weight"]), (m.up_proj, weights["mlp.up.weight"]),
+                         (m.down_proj, weights["mlp.down.weight"]), (hf.input_layernorm, weights["norm1.weight"]),
+                         (hf.post_attention_layernorm, weights["norm2.weight"])):
+            dst.weight.copy_(src)
+        out = hf(x, position_embeddings=LlamaRotaryEmbedding(hf_cfg)(x, pos[None]), attention_mask=None)
+    torch.testing.assert_close(got, out[0] if isinstance(out, tuple) else out, atol=1e-5, rtol=1e-4)
+    with pytest.raises(KeyError, match="lacks"):
+        llama_block(x, pos, {"norm1.weight": weights["norm1.weight"]}, 4, 2)
 
 
-def test_wrong_answers_fail_block_exercises():
-    from llmcourse.exercises.registry import run_exercise
+@pytest.mark.parametrize("hd, base, factor, low, high, original", [(128, 500000.0, 8.0, 1.0, 4.0, 8192),
+                                                                   (16, 10000.0, 4.0, 1.0, 4.0, 64)])
+def test_llama3_rope_scaling_equals_hugging_face(hd, base, factor, low, high, original):
+    from transformers import LlamaConfig
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
-    # interleaved pairs (GPT-NeoX vs GPT-J layout) is a classic RoPE mistake
-    def rope_interleaved(x, pos, base):
-        cos, sin = RotaryEmbedding(x.shape[-1], base)(pos)
-        x2 = torch.stack((-x[..., 1::2], x[..., 0::2]), dim=-1).flatten(-2)
-        return x * cos + x2 * sin
+    from llmcourse.nn import llama3_inv_freq, rope_inv_freq
 
-    assert not run_exercise("block.rope", rope_interleaved).ok
-    assert not run_exercise("block.alibi_slopes", lambda n: 2.0 ** (-8.0 / n * torch.arange(1, n + 1))).ok
+    cfg = LlamaConfig(hidden_size=2 * hd, num_attention_heads=2, head_dim=hd, max_position_embeddings=int(original * factor),
+                      rope_parameters={"rope_type": "llama3", "rope_theta": base, "factor": factor,
+                                       "low_freq_factor": low, "high_freq_factor": high,
+                                       "original_max_position_embeddings": original})
+    expected, _ = ROPE_INIT_FUNCTIONS["llama3"](cfg, "cpu")
+    got = llama3_inv_freq(hd, base, factor, low, high, original)
+    torch.testing.assert_close(got, expected.float())
+    plain = rope_inv_freq(hd, base)
+    assert got[0] == plain[0] and torch.isclose(got[-1], plain[-1] / factor)  # fast pairs kept, slow ones slowed
+    with pytest.raises(ValueError, match="high_freq_factor"):
+        llama3_inv_freq(hd, base, factor, 4.0, 1.0, original)

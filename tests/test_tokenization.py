@@ -19,7 +19,7 @@ from llmcourse.assets.multilingual import LANGUAGES, count_words, multilingual_c
 from llmcourse.exercises.registry import run_exercise
 from llmcourse.tokenization import (
     GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, O200K_SPLIT_PATTERN, BasicTokenizer, RegexTokenizer, bpe,
-    count_chunks, get_stats, merge, split_chunks, train_fast, train_naive,
+    count_chunks, get_stats, merge, split_chunks, train_fast, train_merges, train_merges_fast, train_naive,
 )
 from llmcourse.tokenization.patterns import NEWER_THAN_TIKTOKEN
 
@@ -457,19 +457,79 @@ def test_random_seeds_vary_fast_naive_ties():
             assert train_fast(count_chunks(words), 25) == train_naive(chunks, 25)
 
 
-def test_course_tokenizer_artifact_round_trip(tmp_path, monkeypatch):
+def test_course_tokenizer_through_the_artifact_door(tmp_path, monkeypatch):
+    """1.2 saves the course tokenizer as an artifact; load_course_tokenizer() returns it, or the
+    reference (trained the same way) when it is missing or damaged, and says so."""
+    import llmcourse.models.course as mc
     import llmcourse.tokenization.course_tokenizer as ct
+    from llmcourse.assets.artifacts import last_source, save_artifact
 
-    monkeypatch.setenv("LLMCOURSE_CACHE", str(tmp_path))
+    monkeypatch.setenv("LLMCOURSE_ARTIFACTS", str(tmp_path / "artifacts"))
     tok = ct.train_course_tokenizer(400, chars_per_language=1_500)
-    assert tok.vocab_size == 400 and set(tok.special_tokens) == set(ct.SPECIALS)
+    assert tok.vocab_size == 400 and list(tok.special_tokens) == list(ct.SPECIALS)
     assert min(tok.special_tokens.values()) > max(tok.merges.values())
-    path = tok.save(ct.course_tokenizer_path(400))
-    assert str(path).startswith(str(tmp_path))
-    assert ct.load_course_tokenizer(400).vocab == tok.vocab
-    path.write_text("{broken")  # an unusable file: falls back to training a reference one
-    monkeypatch.setattr(ct, "train_course_tokenizer", lambda v: "reference")
-    assert ct.load_course_tokenizer(400) == "reference"
-    monkeypatch.undo()
+    # the reference is the library's trainer on the same text: a RegexTokenizer with the same merges
+    text = ct.course_tokenizer_text(1_500)
+    chunks = [list(c.encode("utf-8")) for c in split_chunks(text, "gpt4")]
+    assert tok.merges == train_merges(chunks, 400 - 2 - 256) == train_merges_fast(chunks, 400 - 2 - 256)
+
+    built = []
+    monkeypatch.setattr(mc, "reference_course_tokenizer", lambda: built.append(1) or tok)
+    assert ct.load_course_tokenizer().vocab == tok.vocab and last_source("course-tokenizer") == "reference"
+    mine = ct.with_course_specials(RegexTokenizer().train(text, 300))
+    save_artifact("course-tokenizer", mine, notebook="1.2")
+    assert ct.load_course_tokenizer().vocab == mine.vocab and last_source("course-tokenizer") == "yours"
+    loaded = ct.load_course_tokenizer(vocab_size=1000)  # another size: says so, gives the course one
+    assert loaded.vocab_size == mine.vocab_size
     with pytest.raises(ValueError, match="at least"):
         ct.train_course_tokenizer(200)
+
+
+def test_decode_accepts_tensors_and_arrays():
+    """A tensor of ids used to be reported as 'unknown token id tensor(…)' though every id was in range."""
+    import numpy as np
+    import torch
+
+    tok = RegexTokenizer().train("selamat pagi selamat malam " * 20, 264)
+    ids = tok.encode("selamat malam")
+    assert tok.decode(torch.tensor(ids)) == tok.decode(np.array(ids)) == tok.decode(ids) == "selamat malam"
+    assert tok.decode(list(torch.tensor(ids))) == "selamat malam"  # a list of 0-d tensors
+    with pytest.raises(TypeError, match="integers"):
+        tok.decode(torch.tensor(ids, dtype=torch.float32))
+    with pytest.raises(ValueError, match="1-D"):
+        tok.decode(torch.tensor([ids]))
+    with pytest.raises(ValueError, match="unknown token id"):
+        tok.decode([1.5])
+
+
+def test_from_merges_checks_the_table():
+    tok = RegexTokenizer.from_merges({(115, 101): 256, (256, 108): 257}, "gpt4")
+    assert tok.decode([257]) == "sel" and tok.encode("sel") == [257]
+    with pytest.raises(ValueError, match="256, 257"):
+        RegexTokenizer.from_merges({(115, 101): 300})
+    with pytest.raises(ValueError, match="earlier merge"):
+        RegexTokenizer.from_merges({(115, 999): 256})
+
+
+def test_every_course_vocabulary_follows_the_tokenizer_protocol():
+    """BPE tokenizers, the char tokenizer, word2vec's vocabulary and CLIP's: encode, decode, vocab_size."""
+    from llmcourse.embeddings.word2vec import Vocab
+    from llmcourse.multimodal.clip import CaptionTokenizer
+    from llmcourse.tokenization import TokenizerProtocol, check_tokenizer
+    from llmcourse.tokenization.char import CharTokenizer
+
+    text = "Selamat pagi! สวัสดีครับ Xin chào"
+    toks = {
+        "basic": BasicTokenizer().train(text * 3, 270),
+        "regex": RegexTokenizer().train(text * 3, 270),
+        "char": CharTokenizer.train(text),
+        "word2vec": Vocab.build([["the", "red", "cat"], ["the", "blue", "cat"]], min_count=1),
+        "clip": CaptionTokenizer(["a red circle", "a blue square"]),
+    }
+    samples = {"basic": text, "regex": text, "char": text, "word2vec": "the red cat", "clip": "a blue circle"}
+    for name, tok in toks.items():
+        assert isinstance(tok, TokenizerProtocol), name
+        ids = check_tokenizer(tok, samples[name])
+        assert ids and max(ids) < tok.vocab_size, name
+    with pytest.raises(TypeError, match="protocol"):
+        check_tokenizer(object(), "x")

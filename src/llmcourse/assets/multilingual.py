@@ -33,25 +33,16 @@ import unicodedata
 from functools import lru_cache
 
 from llmcourse.assets.registry import Asset, AssetError, register, require
+from llmcourse.languages import LANGUAGES, language, language_names
 
-LANGUAGES: tuple[str, ...] = ("en", "id", "ms", "th", "vi", "tl", "ta")
-LANGUAGE_NAMES: dict[str, str] = {
-    "en": "English", "id": "Indonesian", "ms": "Malay", "th": "Thai",
-    "vi": "Vietnamese", "tl": "Tagalog", "ta": "Tamil",
-}
 WORDS_PER_LANGUAGE = 20_000  # the most frequent words kept per language
-
-# where each ingredient comes from, per language
-_WORDFREQ = {"en": "en", "id": "id", "ms": "ms", "vi": "vi", "tl": "fil", "ta": "ta"}
-_FAKER = {"en": "en_US", "id": "id_ID", "ms": "en_MS", "th": "th_TH", "vi": "vi_VN",
-          "tl": "fil_PH", "ta": "ta_IN"}
-_CLDR = {"en": "en", "id": "id", "ms": "ms", "th": "th", "vi": "vi", "tl": "fil", "ta": "ta"}
-_UNSPACED = {"th"}  # scripts written without spaces between words
+# which language, and where each ingredient comes from: the course's one table (llmcourse.languages)
+LANGUAGE_NAMES: dict[str, str] = language_names(LANGUAGES)
 
 
-def _check_lang(lang: str) -> None:
-    if lang not in LANGUAGES:
-        raise ValueError(f"unknown language {lang!r}; choose one of {', '.join(LANGUAGES)}")
+def _check_lang(lang: str) -> str:
+    """The course code of `lang` (ValueError naming the languages when it is not one)."""
+    return language(lang).code
 
 
 def _is_word(w: str) -> bool:
@@ -66,8 +57,8 @@ def _is_thai(w: str) -> bool:
 @lru_cache(maxsize=None)
 def word_frequencies(lang: str, n: int = WORDS_PER_LANGUAGE) -> tuple[tuple[str, ...], tuple[float, ...]]:
     """The `n` most frequent words of `lang` and their relative frequencies (summing to 1)."""
-    _check_lang(lang)
-    if lang == "th":
+    lang = _check_lang(lang)
+    if language(lang).wordfreq is None:  # Thai: PyThaiNLP's Thai National Corpus
         tnc = require("pythainlp.corpus.tnc", "pythainlp")
         counts = sorted(((w, c) for w, c in tnc.word_freqs() if _is_thai(w)), key=lambda wc: (-wc[1], wc[0]))
         pairs = [(w, float(c)) for w, c in counts[:n]]
@@ -75,7 +66,7 @@ def word_frequencies(lang: str, n: int = WORDS_PER_LANGUAGE) -> tuple[tuple[str,
         wordfreq = require("wordfreq")
         pairs = []
         # get_frequency_list: buckets of words, bucket i has frequency 10**(-i/100)
-        for i, bucket in enumerate(wordfreq.get_frequency_list(_WORDFREQ[lang])):
+        for i, bucket in enumerate(wordfreq.get_frequency_list(language(lang).wordfreq)):
             pairs.extend((w, 10 ** (-i / 100)) for w in bucket if _is_word(w))
             if len(pairs) >= n:
                 break
@@ -94,13 +85,13 @@ def _phrases(lang: str, seed: int) -> tuple[str, ...]:
     babel_numbers = require("babel.numbers", "Babel")
     babel = require("babel", "Babel")
     rng = random.Random(f"phrases:{lang}:{seed}")
-    fake = faker.Faker(_FAKER[lang])
+    fake = faker.Faker(language(lang).faker[0])
     fake.seed_instance(seed)
     out: list[str] = []
     for _ in range(150):
         out.append(fake.name() if lang != "ms" else fake.city())
         out.append(fake.city())
-    loc = _CLDR[lang]
+    loc = language(lang).cldr
     countries = sorted(babel.Locale.parse(loc).territories.values())
     day0 = datetime.date(1990, 1, 1)
     for _ in range(150):
@@ -116,7 +107,7 @@ def _sentence(rng: random.Random, lang: str, words, cum, phrases) -> str:
     toks = rng.choices(words, cum_weights=cum, k=n)
     if rng.random() < 0.35:
         toks.insert(rng.randrange(len(toks) + 1), rng.choice(phrases))
-    if lang in _UNSPACED:
+    if not language(lang).spaced:
         return "".join(toks)
     for i in range(len(toks) - 1):
         if rng.random() < 0.07:
@@ -134,7 +125,7 @@ def multilingual_sample(lang: str, n_chars: int = 10_000, seed: int = 0) -> str:
     dates and numbers mixed in; a newline after every few sentences; cut at a space so
     no word is broken (so the result can be a little shorter than `n_chars`).
     """
-    _check_lang(lang)
+    lang = _check_lang(lang)
     if n_chars <= 0:
         raise ValueError(f"n_chars must be positive, got {n_chars}")
     words, freqs = word_frequencies(lang)
@@ -170,8 +161,8 @@ def split_words(text: str, lang: str) -> list[str]:
 
     Punctuation stays attached to its word, so "tokens per word" counts it like a word part.
     """
-    _check_lang(lang)
-    if lang in _UNSPACED:
+    lang = _check_lang(lang)
+    if not language(lang).spaced:
         pythainlp = require("pythainlp")
         return [w for w in pythainlp.word_tokenize(text, engine="newmm") if w.strip()]
     return [w for w in _SPACES.split(text) if w]

@@ -44,19 +44,22 @@ from importlib import metadata
 from pathlib import Path
 
 from llmcourse.assets.registry import Asset, AssetError, asset_dir, build_verified, register, require, verify_folder
+from llmcourse.languages import language, language_names, script_block
 
-LANGUAGES: dict[str, str] = {"en": "English", "id": "Indonesian", "ta": "Tamil", "th": "Thai"}
+# the languages with names, from the course's language table (llmcourse.languages)
+LANGUAGES: dict[str, str] = language_names(("en", "id", "ta", "th"))
 SPLITS = ("train", "dev", "test")
 
+
+def _alphabet(lang: str) -> list[tuple[int, int]]:
+    """Code point ranges a clean name may use: a-z for Latin-script names, else the script's block."""
+    block = script_block(lang)
+    return [block] if block else [(ord("a"), ord("z"))]
+
+
 # which alphabet a clean name of each language may use (inclusive code point ranges)
-ALPHABETS: dict[str, list[tuple[int, int]]] = {
-    "en": [(ord("a"), ord("z"))],
-    "id": [(ord("a"), ord("z"))],
-    "ta": [(0x0B80, 0x0BFF)],
-    "th": [(0x0E00, 0x0E7F)],
-}
-FAKER_LOCALES: dict[str, list[str]] = {"en": ["en", "en_US", "en_GB"], "id": ["id_ID"], "ta": ["ta_IN"],
-                                       "th": ["th_TH"]}
+ALPHABETS: dict[str, list[tuple[int, int]]] = {lang: _alphabet(lang) for lang in LANGUAGES}
+FAKER_LOCALES: dict[str, list[str]] = {lang: list(language(lang).faker) for lang in LANGUAGES}
 FAKER_FIELDS = ("first_names", "first_names_male", "first_names_female", "first_names_nonbinary")
 
 

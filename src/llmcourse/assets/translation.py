@@ -1,4 +1,4 @@
-"""An English→Indonesian phrase corpus built offline, a tokenizer for it, and NLLB online.
+"""An English→Indonesian phrase corpus built offline, and the NLLB model entry (online).
 
 No parallel corpus ships on PyPI, but two packages hold translations that were written
 by people and can be *generated* on demand:
@@ -19,15 +19,16 @@ mixes all kinds in the same hash order. The content depends on the installed num
 and babel versions (recorded in `corpus_versions()`); with the same versions it is the
 same, byte for byte, on every machine.
 
-Online, `load_nllb()` gives Meta's NLLB-200 (distilled, 600M parameters) from the Hub as
-a reference translator for the same test split.
+Online, Meta's NLLB-200 (distilled, 600M parameters) from the Hub is the reference
+translator for the same test split: its asset entry is here, loading and translating are in
+`llmcourse.inference.translation`. The tokenizer the course trains on this corpus is
+`llmcourse.tokenization.phrases.phrase_tokenizer`.
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
-import io
 import random
 from dataclasses import dataclass
 from functools import lru_cache
@@ -35,6 +36,9 @@ from typing import Iterable, Sequence
 
 from llmcourse.assets.registry import Asset, AssetError, asset_dir, build_verified, register, require
 from llmcourse.config import hub_online
+
+__all__ = ["KINDS", "NLLB_ID", "NLLB_SRC", "NLLB_TGT", "Pair", "SPLITS", "corpus_versions", "prepare_tsv",
+           "split_of", "translation_pairs"]
 
 SPLITS = ("train", "dev", "test")
 KINDS = ("number", "ordinal", "quantity", "date", "country", "language", "locale")
@@ -186,126 +190,8 @@ register(Asset(
 ))
 
 
-# ------------------------------------------------------------------ a tokenizer for it
-
-SPECIALS = ("<pad>", "<unk>", "<s>", "</s>", "<mask>", "<sep>")
-
-
-class PhraseTokenizer:
-    """A SentencePiece BPE tokenizer with byte fallback, shared by English and Indonesian.
-
-    Ids 0-5 are the specials `<pad> <unk> <s> </s> <mask> <sep>`, then the 256 byte
-    pieces `<0x00>`..`<0xFF>`, then the learned pieces. *Byte fallback* means a character
-    the training text never showed (Thai, Chinese, an emoji) is spelled as its UTF-8
-    bytes instead of becoming `<unk>`, so `decode(encode(s)) == s` for every string.
-    Normalisation is off ("identity") for the same reason.
-    """
-
-    def __init__(self, model_proto: bytes):
-        spm = require("sentencepiece")
-        self.proto = model_proto
-        self.sp = spm.SentencePieceProcessor(model_proto=model_proto)
-        self.pad_id, self.unk_id, self.bos_id, self.eos_id = 0, 1, 2, 3
-        self.mask_id, self.sep_id = self.sp.piece_to_id("<mask>"), self.sp.piece_to_id("<sep>")
-        assert (self.mask_id, self.sep_id) == (4, 5), "specials must sit at ids 4 and 5"
-        self.special_ids = tuple(range(len(SPECIALS)))
-
-    @property
-    def vocab_size(self) -> int:
-        return self.sp.get_piece_size()
-
-    def encode(self, text: str) -> list[int]:
-        """Token ids of `text`, without specials."""
-        return list(self.sp.encode(text))
-
-    def decode(self, ids: Iterable[int]) -> str:
-        """Text of `ids`; specials are dropped and decoding stops at the first `</s>`."""
-        out: list[int] = []
-        for i in ids:
-            i = int(i)
-            if i == self.eos_id:
-                break
-            if i not in self.special_ids:
-                out.append(i)
-        return self.sp.decode(out)
-
-    def pieces(self, ids: Iterable[int]) -> list[str]:
-        return [self.sp.id_to_piece(int(i)) for i in ids]
-
-
-def train_phrase_tokenizer(texts: Iterable[str], vocab_size: int = 800) -> PhraseTokenizer:
-    """Train a byte-fallback BPE on `texts` (both languages), in memory, in well under a second.
-
-    Deterministic: the same texts give the same model. `vocab_size` counts the 6 specials
-    and 256 byte pieces, so it must be larger than 262 plus the distinct characters.
-    """
-    spm = require("sentencepiece")
-    texts = [t for t in texts if t]
-    if not texts:
-        raise ValueError("no text to train a tokenizer on: pass the training pairs' sources and targets")
-    proto = io.BytesIO()
-    try:
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(texts), model_writer=proto, vocab_size=vocab_size,
-            model_type="bpe", byte_fallback=True, character_coverage=1.0,
-            normalization_rule_name="identity", pad_id=0, unk_id=1, bos_id=2, eos_id=3,
-            user_defined_symbols=list(SPECIALS[4:]), minloglevel=2, num_threads=1,
-            hard_vocab_limit=False, remove_extra_whitespaces=False,
-        )
-    except RuntimeError as err:
-        raise ValueError(f"SentencePiece could not train with vocab_size={vocab_size}: {err}. "
-                         "Use a vocab_size above 262 + the number of distinct characters.") from None
-    return PhraseTokenizer(proto.getvalue())
-
-
-def phrase_tokenizer(vocab_size: int = 800) -> PhraseTokenizer:
-    """The course tokenizer for this corpus: trained on the train split (both sides)."""
-    train = translation_pairs("train")
-    return train_phrase_tokenizer([t for p in train for t in (p.source, p.target)], vocab_size)
-
-
-# ------------------------------------------------------------------ NLLB, online
-
-
-def load_nllb(device: str | None = None):
-    """NLLB-200 distilled 600M from the Hub: (model, tokenizer). Needs the Hub.
-
-    Offline there is no fallback (no translation model of this kind ships on PyPI); the
-    error says so, and the notebook reports the offline models alone.
-    """
-    if not hub_online():
-        raise AssetError(f"{NLLB_ID} comes from the Hugging Face Hub, which does not answer here; "
-                         "run online (e.g. on Colab) for the NLLB reference, or skip it")
-    torch = require("torch")
-    transformers = require("transformers")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = torch.float16 if device == "cuda" else torch.float32
-    tok = transformers.AutoTokenizer.from_pretrained(NLLB_ID, src_lang=NLLB_SRC)
-    model = transformers.AutoModelForSeq2SeqLM.from_pretrained(NLLB_ID, dtype=dtype).to(device).eval()
-    return model, tok
-
-
-def nllb_translate(texts: Sequence[str], model, tokenizer, tgt_lang: str = NLLB_TGT,
-                   batch_size: int = 32, max_new_tokens: int = 64, num_beams: int = 1) -> list[str]:
-    """Translate English `texts` with an NLLB-style model, forcing `tgt_lang` as the first token.
-
-    NLLB writes in whichever of its 200 languages the first decoder token names, so the
-    target language is chosen with `forced_bos_token_id`.
-    """
-    torch = require("torch")
-    if not texts:
-        return []
-    tokenizer.src_lang = NLLB_SRC
-    forced = tokenizer.convert_tokens_to_ids(tgt_lang)
-    device = next(model.parameters()).device
-    out: list[str] = []
-    for start in range(0, len(texts), batch_size):
-        batch = tokenizer(list(texts[start:start + batch_size]), return_tensors="pt", padding=True).to(device)
-        with torch.no_grad():
-            gen = model.generate(**batch, forced_bos_token_id=forced, max_new_tokens=max_new_tokens,
-                                 num_beams=num_beams, do_sample=False)
-        out.extend(tokenizer.batch_decode(gen, skip_special_tokens=True))
-    return out
+# ------------------------------------------------------------------ NLLB, the online reference model
+# (loading and translating: llmcourse.inference.translation)
 
 
 def _nllb_prepare():

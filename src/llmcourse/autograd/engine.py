@@ -199,6 +199,15 @@ def _as_value(x: "Value | Number") -> Value:
     raise TypeError(f"cannot combine a Value with {type(x).__name__}; use an int, a float or a Value")
 
 
+def numerical_derivative(f: Callable[[float], float], x: float, h: float = 1e-5) -> float:
+    """The slope of f at x, measured: the central difference (f(x + h) - f(x - h)) / 2h.
+
+    Its error shrinks like h^2 (the one-sided (f(x + h) - f(x)) / h only like h), until
+    h is so small that float rounding in f(x + h) - f(x - h) takes over.
+    """
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
 def topological_order(root: Value) -> list[Value]:
     """Every Value `root` depends on, each once, each after all of its inputs (root last).
 

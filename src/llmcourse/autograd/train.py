@@ -37,6 +37,22 @@ def hinge_loss(scores: Sequence[Value], ys: Sequence[float], params: Sequence[Va
     return data_loss + reg_loss
 
 
+def cross_entropy(logits: Sequence[Value], target: int) -> Value:
+    """-log softmax(logits)[target] for one example with several classes, as a Value.
+
+    = log(sum_j exp(l_j - m)) - (l_target - m) with m = max_j l_j: subtracting the largest
+    logit (a constant) changes nothing mathematically but keeps exp from overflowing
+    (math.exp(1000) raises OverflowError). Its gradient is softmax(logits) - one_hot(target).
+    """
+    if not logits or not all(isinstance(v, Value) for v in logits):
+        raise TypeError("logits must be a non-empty list of Values, one per class")
+    if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < len(logits):
+        raise ValueError(f"target must be a class index in [0, {len(logits)}), got {target!r}")
+    m = max(v.data for v in logits)  # a plain number: no gradient flows through it
+    total = sum(((v - m).exp() for v in logits), Value(0.0))
+    return total.log() - (logits[target] - m)
+
+
 def accuracy(scores: Sequence[Value], ys: Sequence[float]) -> float:
     """Fraction of points whose score has the sign of their label."""
     return sum((s.data > 0) == (y > 0) for s, y in zip(scores, ys)) / len(ys)

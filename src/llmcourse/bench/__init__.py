@@ -9,7 +9,8 @@ A benchmark is a function in `benchmarks/bench_<name>.py` decorated with
         b.measure("HF tokenizers, 1 MB", lambda: hf_train(text), repeats=3)
         b.ratio("ours / HF", "ours fast, 1 MB", "HF tokenizers, 1 MB")
 
-`run_benchmarks()` writes `build/bench/NAME.json` (device, CPU count, versions, git SHA,
+Benchmarks named `gpu_*` need a CUDA GPU: `make bench` skips them on a CPU machine and
+`make gpu-check` runs them. `run_benchmarks()` writes `build/bench/NAME.json` (device, CPU count, versions, git SHA,
 min and median of every figure) and `NAME.md`, a table. Benchmarks are not tests: no
 assertion on time anywhere; the ratios are reported for people to read.
 """
@@ -161,7 +162,8 @@ def to_markdown(bench: Bench, prov: dict) -> str:
 def run_benchmarks(names: list[str] | None = None, out_dir: Path | None = None) -> list[Path]:
     """Run the named benchmarks (all by default); write JSON and markdown for each."""
     found = discover()
-    names = names or sorted(found)
+    if not names:  # by default the CPU benchmarks; gpu_* ones run in `make gpu-check` (or when named)
+        names = sorted(n for n in found if not n.startswith("gpu_") or pick_device() == "cuda")
     unknown = [n for n in names if n not in found]
     if unknown:
         raise KeyError(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(sorted(found))}")

@@ -11,7 +11,9 @@
 `encoders` and `mteb_tasks` import mteb (a few seconds), so they are not imported here.
 """
 
-from llmcourse.embeddings.vectors import UnknownWordError, WordVectors, analogy_index, cosine_topk, project_2d
+from llmcourse.embeddings.vectors import (
+    UnknownWordError, WordVectors, analogy_index, cosine_topk, project_2d, top_k_cosine,
+)
 from llmcourse.embeddings.word2vec import (
     SkipGram, Vocab, Word2VecConfig, keep_probabilities, negative_table, sgns_grads, sgns_loss, skipgram_pairs,
     train_gensim, train_word2vec,
@@ -20,5 +22,5 @@ from llmcourse.embeddings.word2vec import (
 __all__ = [
     "SkipGram", "UnknownWordError", "Vocab", "Word2VecConfig", "WordVectors", "analogy_index", "cosine_topk",
     "keep_probabilities", "negative_table", "project_2d", "sgns_grads", "sgns_loss", "skipgram_pairs",
-    "train_gensim", "train_word2vec",
+    "top_k_cosine", "train_gensim", "train_word2vec",
 ]

@@ -75,6 +75,22 @@ def word_vectors_in_context(model, tokenizer, sentences: Sequence[str], word: st
     return np.stack(out)  # (N, H)
 
 
+@torch.no_grad()
+def mean_pooled(model, tokenizer, texts: Sequence[str], normalize: bool = True) -> np.ndarray:
+    """Sentence vectors the sentence-transformers way: the mean of the last layer's token vectors
+    over the real tokens (the attention mask keeps padding out), scaled to length 1. (N, H)."""
+    if isinstance(texts, str) or not len(texts):
+        raise ValueError("give a non-empty list of texts")
+    device = next(model.parameters()).device
+    enc = tokenizer(list(texts), return_tensors="pt", padding=True, truncation=True)
+    hidden = model(**{k: v.to(device) for k, v in enc.items()}).last_hidden_state.float()  # (N, T, H)
+    mask = enc["attention_mask"].to(device).unsqueeze(-1).float()  # (N, T, 1)
+    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)  # (N, H)
+    if normalize:
+        pooled = torch.nn.functional.normalize(pooled, dim=-1)
+    return pooled.cpu().numpy()
+
+
 @dataclass
 class SenseSet:
     """Sentences that use `word` in labelled senses."""

@@ -38,6 +38,7 @@ from typing import Any, Iterable, Sequence
 
 from llmcourse.assets import embedding_data as data
 from llmcourse.assets.registry import require
+from llmcourse.languages import LANGUAGES, language
 
 _mteb = require("mteb", "mteb")
 from datasets import Dataset  # noqa: E402
@@ -49,17 +50,17 @@ from mteb.abstasks.sts import AbsTaskSTS  # noqa: E402
 from mteb.abstasks.task_metadata import TaskMetadata  # noqa: E402
 from mteb.abstasks.text.bitext_mining import AbsTaskBitextMining  # noqa: E402
 
-LANGS = tuple(data.SEA_LANGUAGES)  # ("en", "id", "ms", "th", "vi", "fil", "ta")
+LANGS = LANGUAGES  # the course's languages: ("en", "id", "ms", "th", "vi", "tl", "ta")
 
 
 def iso3(lang: str) -> str:
     """"th" -> "tha" (the language part of the MTEB code)."""
-    return data.SEA_LANGUAGES[lang][1].split("-")[0]
+    return language(lang).iso639_3
 
 
 def _check_langs(langs: Iterable[str]) -> list[str]:
     langs = list(langs)
-    bad = [l for l in langs if l not in data.SEA_LANGUAGES]
+    bad = [l for l in langs if l not in LANGS]
     if bad or not langs:
         raise ValueError(f"languages {bad or '(none)'}: choose from {', '.join(LANGS)}")
     return langs
@@ -77,11 +78,11 @@ def _metadata(name: str, type_: str, main_score: str, description: str, eval_lan
 
 
 def _all_pairs() -> dict[str, list[str]]:
-    return {f"eng-{iso3(l)}": ["eng-Latn", data.SEA_LANGUAGES[l][1]] for l in LANGS}
+    return {f"eng-{iso3(l)}": ["eng-Latn", language(l).mteb] for l in LANGS}
 
 
 def _per_lang() -> dict[str, list[str]]:
-    return {iso3(l): [data.SEA_LANGUAGES[l][1]] for l in LANGS}
+    return {iso3(l): [language(l).mteb] for l in LANGS}
 
 
 class _InMemory:
@@ -241,7 +242,7 @@ def hub_tasks(langs: Sequence[str] = LANGS) -> list:
     Flores sentences) and, for English, STSBenchmark.
     """
     langs = _check_langs(langs)
-    codes = [data.SEA_LANGUAGES[l][1].replace("-", "_") for l in langs]  # "tha_Thai"
+    codes = [language(l).nllb for l in langs]  # "tha_Thai": SIB-200 uses FLORES-200 codes
     tasks = []
     if "en" in langs:
         tasks.append(_mteb.get_task("STSBenchmark"))
@@ -267,7 +268,7 @@ def _quiet_datasets():
             datasets.utils.logging.enable_progress_bar()
 
 
-LANG_OF_ISO3 = {iso3(l): l for l in LANGS} | {"zsm": "ms", "tgl": "fil"}
+LANG_OF_ISO3 = {iso3(l): l for l in LANGS}
 
 
 def _lang_of_subset(subset: str) -> str:

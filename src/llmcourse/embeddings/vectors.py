@@ -46,6 +46,11 @@ def cosine_topk(query: np.ndarray, matrix: np.ndarray, k: int = 10, exclude: Seq
     return top, sims[top]
 
 
+def top_k_cosine(query: np.ndarray, table: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the `k` rows of `table` (V, D) most cosine-similar to `query` (D,), best first."""
+    return cosine_topk(query, table, k)[0]
+
+
 def analogy_index(table: np.ndarray, a: int, b: int, c: int) -> int:
     """Row answering "a is to b as c is to ?" by 3CosAdd: the row whose cosine with
     u[b] - u[a] + u[c] is largest (u = rows scaled to length 1), a, b and c excluded."""

@@ -29,7 +29,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -109,8 +109,28 @@ class Vocab:
     def __len__(self) -> int:
         return len(self.words)
 
-    def encode(self, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
-        """Each sentence as an array of word ids, out-of-vocabulary words dropped."""
+    @property
+    def vocab_size(self) -> int:
+        return len(self.words)
+
+    def encode(self, text: str) -> list[int]:
+        """Word ids of a whitespace-separated text; words outside the vocabulary are dropped, as
+        word2vec drops them from its training text (the course's tokenizer protocol)."""
+        if not isinstance(text, str):
+            raise TypeError(f"encode takes a str, got {type(text).__name__}; for tokenised sentences use "
+                            "encode_sentences(sentences)")
+        return [self.index[w] for w in text.split() if w in self.index]
+
+    def decode(self, ids) -> str:
+        """The words of the ids, separated by spaces."""
+        ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
+        bad = [i for i in ids if not isinstance(i, (int, np.integer)) or not 0 <= i < len(self.words)]
+        if bad:
+            raise ValueError(f"unknown word ids {bad[:5]}: this vocabulary has ids 0..{len(self.words) - 1}")
+        return " ".join(self.words[i] for i in ids)
+
+    def encode_sentences(self, sentences: Sequence[Sequence[str]]) -> list[np.ndarray]:
+        """Each tokenised sentence as an array of word ids, out-of-vocabulary words dropped."""
         return [np.array([self.index[w] for w in s if w in self.index], dtype=np.int64) for s in sentences]
 
 
@@ -183,8 +203,9 @@ class SkipGram(nn.Module):
     batch touches only a few rows of a large table, so only those rows are updated.
     """
 
-    def __init__(self, vocab_size: int, dim: int, seed: int = 1):
+    def __init__(self, vocab_size: int, dim: int, seed: int = 1, loss_fn: Callable | None = None):
         super().__init__()
+        self.loss_fn = loss_fn  # (center (B, D), context (B, D), negatives (B, K, D)) -> mean loss; None: sgns_loss
         self.inp = nn.Embedding(vocab_size, dim, sparse=True)
         self.out = nn.Embedding(vocab_size, dim, sparse=True)
         gen = torch.Generator().manual_seed(seed)
@@ -194,7 +215,10 @@ class SkipGram(nn.Module):
 
     def forward(self, centre: torch.Tensor, context: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
         """Summed SGNS loss of a batch: centre (B,), context (B,), negatives (B, K) word ids."""
-        return sgns_loss(self.inp(centre), self.out(context), self.out(negatives), reduction="sum")
+        if self.loss_fn is None:
+            return sgns_loss(self.inp(centre), self.out(context), self.out(negatives), reduction="sum")
+        # a loss written as a mean over the batch (the exercise's), scaled back to the sum SGD steps on
+        return self.loss_fn(self.inp(centre), self.out(context), self.out(negatives)) * len(centre)
 
 
 @dataclass
@@ -230,8 +254,12 @@ class Word2VecResult:
 
 
 def train_word2vec(sentences: Sequence[Sequence[str]], config: Word2VecConfig | None = None,
-                   progress: bool = True, log_every: int = 50) -> Word2VecResult:
-    """Train skip-gram with negative sampling on `sentences` (lists of word strings)."""
+                   progress: bool = True, log_every: int = 50, loss_fn: Callable | None = None) -> Word2VecResult:
+    """Train skip-gram with negative sampling on `sentences` (lists of word strings).
+
+    loss_fn: the batch loss, `(center (B, D), context (B, D), negatives (B, K, D)) -> mean`
+    (notebook 1.3 trains with the learner's); None uses `sgns_loss`.
+    """
     from tqdm.auto import tqdm
 
     cfg = config or Word2VecConfig()
@@ -241,17 +269,17 @@ def train_word2vec(sentences: Sequence[Sequence[str]], config: Word2VecConfig | 
         raise TypeError("sentences must be a list of token lists, e.g. [['the', 'cat'], ['a', 'dog']]; "
                         "split your text into words first")
     vocab = Vocab.build(sentences, cfg.min_count)
-    ids = vocab.encode(sentences)
+    ids = vocab.encode_sentences(sentences)
     keep = keep_probabilities(vocab.counts, cfg.sample)
     table = negative_table(vocab.counts, cfg.ns_exponent)
     rng = np.random.default_rng(cfg.seed)
-    model = SkipGram(len(vocab), cfg.vector_size, seed=cfg.seed)
+    model = SkipGram(len(vocab), cfg.vector_size, seed=cfg.seed, loss_fn=loss_fn)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.alpha)
 
     # the schedule needs the total number of steps; epochs differ a little in size, so estimate
     est_pairs = len(skipgram_pairs(ids, cfg.window, keep, np.random.default_rng(cfg.seed + 999))[0])
     if est_pairs == 0:
-        raise ValueError("no training pairs: every sentence is shorter than two known words")
+        raise ValueError(_no_pairs_reason(ids, vocab, cfg))
     total_steps = max(1, cfg.epochs * -(-est_pairs // cfg.batch_size))
     step, losses, running, seen = 0, [], 0.0, 0
     start = time.perf_counter()
@@ -283,6 +311,20 @@ def train_word2vec(sentences: Sequence[Sequence[str]], config: Word2VecConfig | 
         losses.append(running / seen)
     vectors = WordVectors(vocab.words, model.inp.weight.detach().numpy().copy(), "word2vec (ours)")
     return Word2VecResult(vectors, vocab, losses, est_pairs, time.perf_counter() - start)
+
+
+def _no_pairs_reason(ids: Sequence[np.ndarray], vocab: Vocab, cfg: Word2VecConfig) -> str:
+    """Why an epoch would have no (centre, context) pair: short sentences, or subsampling."""
+    long_enough = sum(len(s) >= 2 for s in ids)
+    if long_enough == 0:
+        return (f"no training pairs: no sentence has two words that occur min_count={cfg.min_count} times or more; "
+                "use a bigger corpus or a smaller min_count")
+    keep = keep_probabilities(vocab.counts, cfg.sample)
+    expected = sum(float(keep[s].sum()) for s in ids)
+    return (f"no training pairs: frequent-word subsampling (sample={cfg.sample:g}) drops almost every word of this "
+            f"small corpus ({int(vocab.counts.sum())} tokens, {len(vocab)} words; about {expected:.1f} tokens kept "
+            f"per epoch). Subsampling is meant for millions of words: pass Word2VecConfig(sample=0) to keep every "
+            f"word, or use a bigger corpus")
 
 
 def train_gensim(sentences: Sequence[Sequence[str]], config: Word2VecConfig | None = None,

@@ -20,7 +20,7 @@ credit to a word that is almost right ("Februari" vs "Febuari"), which suits lan
 with rich morphology and small test sets, where BLEU's 4-gram matches are rare.
 
 `corpus_bleu` below splits on whitespace and does no smoothing, so it equals sacrebleu
-with `tokenize="none", smooth_method="none"`. What people report is `translation_scores`:
+with `tokenize="none", smooth_method="none"`; `corpus_chrf` equals sacrebleu's `CHRF()`. What people report is `translation_scores`:
 sacrebleu's defaults (its "13a" tokenizer, exponential smoothing) plus chrF, which makes
 numbers comparable across papers.
 """
@@ -32,6 +32,8 @@ from collections import Counter
 from typing import Sequence
 
 from llmcourse.assets.registry import require
+
+__all__ = ["clipped_ngram_stats", "corpus_bleu", "corpus_chrf", "ngrams", "translation_scores"]
 
 
 def ngrams(tokens: Sequence[str], n: int) -> Counter:
@@ -78,6 +80,37 @@ def corpus_bleu(hyps: Sequence[str], refs: Sequence[str], max_n: int = 4) -> flo
         log_p += math.log(matches / total) / max_n
     bp = 1.0 if c > r else math.exp(1 - r / c)
     return 100.0 * bp * math.exp(log_p)
+
+
+def corpus_chrf(hyps: Sequence[str], refs: Sequence[str], char_order: int = 6, beta: float = 2.0) -> float:
+    """Corpus chrF x100 (sacrebleu's `CHRF()`): an F-beta score over character n-grams, n = 1..6.
+
+    Spaces are removed first. Per order n, three counts are summed over the corpus: the
+    hypothesis' n-grams (only for sentences whose reference has n-grams of that order), the
+    reference's n-grams, and the clipped matches. Precision and recall are averaged over the
+    orders where both sides have n-grams, then F_beta = (1 + b^2) P R / (b^2 P + R); beta = 2
+    weighs recall twice as much as precision.
+    """
+    _check(hyps, refs)
+    hyp_n, ref_n, match_n = [0] * char_order, [0] * char_order, [0] * char_order
+    for hyp, ref in zip(hyps, refs):
+        h_chars, r_chars = "".join(hyp.split()), "".join(ref.split())
+        for n in range(1, char_order + 1):
+            h, r = Counter(h_chars[i:i + n] for i in range(len(h_chars) - n + 1)), \
+                Counter(r_chars[i:i + n] for i in range(len(r_chars) - n + 1))
+            if r:  # a hypothesis n-gram counts only where the reference has n-grams of this order
+                hyp_n[n - 1] += sum(h.values())
+            ref_n[n - 1] += sum(r.values())
+            match_n[n - 1] += sum(min(c, r[g]) for g, c in h.items())
+    orders = [n for n in range(char_order) if hyp_n[n] > 0 and ref_n[n] > 0]
+    if not orders:
+        return 0.0
+    precision = sum(match_n[n] / hyp_n[n] for n in orders) / len(orders)
+    recall = sum(match_n[n] / ref_n[n] for n in orders) / len(orders)
+    if precision + recall == 0:
+        return 0.0
+    b2 = beta ** 2
+    return 100.0 * (1 + b2) * precision * recall / (b2 * precision + recall)
 
 
 def translation_scores(hyps: Sequence[str], refs: Sequence[str]) -> dict[str, float]:

@@ -16,6 +16,7 @@ The filters (temperature, top-k, top-p, min-p, repetition penalty) live in
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -75,23 +76,54 @@ class _Stepper:
 # ----------------------------------------------------------------------------- generators
 
 
+def softmax(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Probabilities over the last dimension of `logits / temperature`.
+
+    softmax(z)_i = exp(z_i - m) / sum_j exp(z_j - m) with m = max_j z_j: subtracting the
+    row's maximum changes nothing mathematically, but keeps exp() from overflowing for
+    logits like 1000 (exp(1000) is inf in float32; exp(0) is 1).
+    """
+    if not isinstance(temperature, (int, float)) or not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature!r}; temperature 0 is greedy (argmax)")
+    z = logits / temperature
+    z = z - z.amax(dim=-1, keepdim=True)  # the largest logit of each row becomes 0
+    e = z.exp()
+    return e / e.sum(dim=-1, keepdim=True)
+
+
 @torch.no_grad()
-def greedy(model, input_ids: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
-    """Always take the most likely next token. Returns prompt + new tokens, shape (1, T)."""
+def generate_with(model, input_ids: torch.Tensor, max_new_tokens: int,
+                  choose: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """The generation loop every strategy shares; `choose` is the strategy.
+
+    choose(logits (1, V), ids (1, T)) -> the next token id (1, 1), given the last
+    position's logits and the sequence so far (for a repetition penalty). The loop keeps a
+    key/value cache (prefill once, then one token per step) and stops right after an EOS
+    id of the model's generation config, or after `max_new_tokens`. Returns prompt + new
+    tokens, (1, T).
+    """
     ids = _check_prompt(input_ids, max_new_tokens).to(model.device)
     eos = eos_token_ids(model)
     stepper = _Stepper(model, ids)
     logits = stepper.logits
-    for _ in range(max_new_tokens):
-        nxt = check_logits(logits).argmax(dim=-1, keepdim=True)  # (1, 1)
-        ids = torch.cat([ids, nxt], dim=1)
-        if nxt.item() in eos or _ == max_new_tokens - 1:
+    for i in range(max_new_tokens):
+        nxt = choose(check_logits(logits), ids)
+        if not isinstance(nxt, torch.Tensor) or nxt.shape != (1, 1) or nxt.is_floating_point():
+            raise ValueError(f"choose(logits, ids) must return one integer token id of shape (1, 1), got "
+                             f"{nxt.dtype if isinstance(nxt, torch.Tensor) else type(nxt).__name__} "
+                             f"{tuple(nxt.shape) if isinstance(nxt, torch.Tensor) else ''}")
+        ids = torch.cat([ids, nxt.to(ids.device)], dim=1)
+        if nxt.item() in eos or i == max_new_tokens - 1:
             break
         logits = stepper.step(nxt)
     return ids
 
 
-@torch.no_grad()
+def greedy(model, input_ids: torch.Tensor, max_new_tokens: int) -> torch.Tensor:
+    """Always take the most likely next token. Returns prompt + new tokens, shape (1, T)."""
+    return generate_with(model, input_ids, max_new_tokens, lambda logits, ids: logits.argmax(dim=-1, keepdim=True))
+
+
 def sample(model, input_ids: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
            top_k: int | None = None, top_p: float | None = None, min_p: float | None = None,
            repetition_penalty: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -104,19 +136,12 @@ def sample(model, input_ids: torch.Tensor, max_new_tokens: int, temperature: flo
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature!r}; for temperature 0 use greedy()")
     check_generation_args(max_new_tokens, temperature, top_k, top_p)
-    ids = _check_prompt(input_ids, max_new_tokens).to(model.device)
-    eos = eos_token_ids(model)
-    stepper = _Stepper(model, ids)
-    logits = stepper.logits
-    for i in range(max_new_tokens):
-        logits = process_logits(check_logits(logits), ids, temperature, top_k, top_p, min_p, repetition_penalty)
-        probs = logits.softmax(dim=-1)  # (1, V)
-        nxt = torch.multinomial(probs, num_samples=1, generator=generator)  # (1, 1)
-        ids = torch.cat([ids, nxt], dim=1)
-        if nxt.item() in eos or i == max_new_tokens - 1:
-            break
-        logits = stepper.step(nxt)
-    return ids
+
+    def choose(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        logits = process_logits(logits, ids, temperature, top_k, top_p, min_p, repetition_penalty)
+        return torch.multinomial(logits.softmax(dim=-1), num_samples=1, generator=generator)  # (1, 1)
+
+    return generate_with(model, input_ids, max_new_tokens, choose)
 
 
 @torch.no_grad()

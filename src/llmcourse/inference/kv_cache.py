@@ -42,14 +42,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import math
+
 import torch
 from torch import nn
 
 from llmcourse.inference.sampling import check_generation_args, finish_eos, sample_next
 
 __all__ = [
-    "KVCache", "forward_cached", "generate_cached", "kv_cache_bytes", "kv_cache_bytes_for",
-    "measured_cache_bytes", "bytes_per_element",
+    "KVCache", "attention_step", "bytes_per_element", "forward_cached", "generate_cached", "kv_cache_bytes",
+    "kv_cache_bytes_for", "measured_cache_bytes", "write_kv",
 ]
 
 
@@ -126,6 +128,41 @@ def measured_cache_bytes(cache: Any) -> int:
                     "Cache or a tuple of tensors")
 
 
+def write_kv(k_cache: torch.Tensor, v_cache: torch.Tensor, k_new: torch.Tensor, v_new: torch.Tensor,
+             pos: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Write k_new, v_new (B, H_kv, T, hd) into the buffers (B, H_kv, max_len, hd) at slots pos .. pos + T - 1.
+
+    The buffers already hold `pos` positions. The write is in place (nothing old is copied)
+    and the return values are *views* of slots 0 .. pos + T - 1, what attention reads.
+    """
+    end = pos + k_new.shape[2]
+    if end > k_cache.shape[2]:
+        raise ValueError(f"KV cache overflow: {pos} positions stored + {k_new.shape[2]} new > capacity "
+                         f"max_len={k_cache.shape[2]}; make a larger cache (at most the model's block_size) "
+                         "or generate fewer tokens")
+    k_cache[:, :, pos:end] = k_new  # (B, H_kv, T, hd) written in place
+    v_cache[:, :, pos:end] = v_new
+    return k_cache[:, :, :end], v_cache[:, :, :end]  # views (B, H_kv, end, hd)
+
+
+def attention_step(x_new: torch.Tensor, w_qkv: torch.Tensor, w_out: torch.Tensor, k_cache: torch.Tensor,
+                   v_cache: torch.Tensor, pos: int, n_head: int) -> torch.Tensor:
+    """One decoding step of one attention layer (no biases): x_new (B, 1, C) -> (B, 1, C).
+
+    The new token's key and value go into the caches at slot `pos` (they hold `pos` earlier
+    ones); its query attends over slots 0..pos. No causal mask: every cached key is in the
+    past of the new token.
+    """
+    B, _, C = x_new.shape
+    hd = C // n_head
+    q, k, v = (x_new @ w_qkv.T).split(C, dim=-1)  # (B, 1, C) each
+    q, k, v = (t.view(B, 1, n_head, hd).transpose(1, 2) for t in (q, k, v))  # (B, H, 1, hd)
+    keys, values = write_kv(k_cache, v_cache, k, v, pos)  # (B, H, pos + 1, hd)
+    weights = (q @ keys.transpose(-2, -1) / math.sqrt(hd)).softmax(dim=-1)  # (B, H, 1, pos + 1)
+    y = (weights @ values).transpose(1, 2).reshape(B, 1, C)  # heads side by side again
+    return y @ w_out.T  # (B, 1, C)
+
+
 class KVCache:
     """Preallocated keys and values of every layer: n_layer x (B, H_kv, max_len, hd), twice.
 
@@ -188,15 +225,9 @@ class KVCache:
                              f"head_dim={self.head_dim}), got {tuple(k.shape)} and {tuple(v.shape)}; "
                              "build the cache with KVCache.for_model(model, batch_size=idx.shape[0])")
         start = self.lengths[layer_idx]
-        end = start + k.shape[-2]
-        if end > self.max_len:
-            raise ValueError(f"KV cache overflow: {start} positions stored + {k.shape[-2]} new > capacity "
-                             f"max_len={self.max_len}; make a larger cache (at most the model's block_size) "
-                             "or generate fewer tokens")
-        self.keys[layer_idx][:, :, start:end] = k  # (B, H_kv, T, hd) written in place
-        self.values[layer_idx][:, :, start:end] = v
-        self.lengths[layer_idx] = end
-        return self.keys[layer_idx][:, :, :end], self.values[layer_idx][:, :, :end]  # views (B, H_kv, end, hd)
+        k_all, v_all = write_kv(self.keys[layer_idx], self.values[layer_idx], k, v, start)  # (B, H_kv, end, hd)
+        self.lengths[layer_idx] = k_all.shape[2]
+        return k_all, v_all
 
     def truncate(self, length: int) -> KVCache:
         """Forget positions >= length in every layer (the buffers stay allocated)."""

@@ -11,6 +11,7 @@ localhost:11434), `ollama_generate_timed` uses the real `ollama` client.
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,13 +128,40 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+# The server runs under this small launcher: a thread watches the parent's pid and ends the
+# server the moment the parent is gone (killed, crashed, or a kernel restarted), so a server
+# that was never stop()-ed cannot outlive its Python process and keep the port and ~400 MB.
+_WATCHDOG = (
+    "import os, sys, threading, time, runpy\n"
+    "parent = int(sys.argv[1])\n"
+    "sys.argv = ['llama_cpp.server'] + sys.argv[2:]\n"
+    "def watch():\n"
+    "    while os.getppid() == parent:\n"
+    "        time.sleep(0.25)\n"
+    "    os._exit(0)\n"
+    "threading.Thread(target=watch, daemon=True).start()\n"
+    "runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)\n"
+)
+_RUNNING: "weakref.WeakSet[LlamaServer]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all_servers() -> None:
+    """At interpreter exit, stop every server this process started and did not stop."""
+    for server in list(_RUNNING):
+        server.stop()
+
+
 class LlamaServer:
     """llama.cpp's OpenAI-compatible server on 127.0.0.1, as a context manager.
 
         with LlamaServer(gguf) as server:
             client = openai.OpenAI(base_url=server.base_url, api_key="none")
 
-    `port=None` picks a free port; a port that is taken is an error that says so.
+    `port=None` picks a free port; a port that is taken is an error that says so. A server
+    dies with the Python process that started it, even without `stop()` (a watchdog in the
+    server process checks its parent; `atexit` stops it on a normal exit), and a start that
+    fails leaves no log file behind.
     """
 
     def __init__(self, gguf: Path, port: int | None = None, n_ctx: int = 2048, startup_timeout: float = 120.0):
@@ -151,25 +180,31 @@ class LlamaServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def start(self) -> "LlamaServer":
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--host", "127.0.0.1",
+        if self.proc is not None and self.proc.poll() is None:
+            return self  # already running
+        cmd = [sys.executable, "-c", _WATCHDOG, str(os.getpid()), "--model", str(self.gguf), "--host", "127.0.0.1",
                "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--model_alias", self.model_name,
                "--n_threads", str(default_threads())]
         # the server logs a lot; a file (not a pipe nobody reads) keeps it from blocking
         self.log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                err = Path(self.log.name).read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"llama.cpp server exited with code {self.proc.returncode}: {err}")
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/models", timeout=1) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise TimeoutError(f"llama.cpp server did not answer on port {self.port} within {self.timeout:.0f} s")
+        try:
+            self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            _RUNNING.add(self)
+            deadline = time.monotonic() + self.timeout
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    err = Path(self.log.name).read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"llama.cpp server exited with code {self.proc.returncode}: {err}")
+                try:
+                    with urllib.request.urlopen(f"{self.base_url}/models", timeout=1) as r:
+                        if r.status == 200:
+                            return self
+                except OSError:
+                    time.sleep(0.3)
+            raise TimeoutError(f"llama.cpp server did not answer on port {self.port} within {self.timeout:.0f} s")
+        except BaseException:
+            self.stop()  # a failed start leaves neither a process nor its log file
+            raise
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -180,6 +215,7 @@ class LlamaServer:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        _RUNNING.discard(self)
         if getattr(self, "log", None) is not None:
             self.log.close()
             Path(self.log.name).unlink(missing_ok=True)

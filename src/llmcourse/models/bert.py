@@ -16,8 +16,10 @@ unmasked token blindly.
 
 This file: `mask_tokens` (the 80/10/10 rule), `EncoderBlock` (the course's
 `llmcourse.nn.MultiHeadAttention` without a causal mask, plus a GELU feed-forward), and
-`BERT` with its MLM head, plus `fill_mask` for cloze demos. Differences from the 2018 BERT: pre-LayerNorm blocks (train stably without warmup
-tricks at small scale), no next-sentence prediction. Segment embeddings are kept: in the
+`BERT` with its MLM head, plus `fill_mask` for cloze demos. Padding, input checks and the
+loss over labelled positions are shared with the other models (`llmcourse.models.common`).
+Differences from the 2018 BERT: pre-LayerNorm blocks (train stably without warmup tricks
+at small scale), no next-sentence prediction. Segment embeddings are kept: in the
 course the input is often a translation pair, `en <sep> id`, with segment 0 and 1.
 """
 
@@ -28,13 +30,17 @@ from typing import Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
+from llmcourse.models.common import IGNORE, check_ids, init_weights, label_loss, pad_batch
 from llmcourse.nn.feedforward import FeedForward
 from llmcourse.nn.mha import MultiHeadAttention
 from llmcourse.nn.norms import make_norm
 
-IGNORE = -100  # label of positions that carry no loss (F.cross_entropy's ignore_index)
+__all__ = ["BERT", "BertConfig", "EncoderBlock", "fill_mask", "mask_tokens", "masked_lm_loss", "pair_batch",
+           "pair_segments"]
+
+masked_lm_loss = label_loss  # BERT's loss: mean cross-entropy over the masked (labelled) positions
+
 
 
 # ------------------------------------------------------------------------ masking
@@ -78,14 +84,6 @@ def mask_tokens(ids: torch.Tensor, mask_id: int, vocab_size: int, special_ids: S
     return inputs, labels
 
 
-def masked_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over positions whose label is not IGNORE (0 if there are none)."""
-    V = logits.shape[-1]
-    total = F.cross_entropy(logits.reshape(-1, V).float(), labels.reshape(-1), ignore_index=IGNORE, reduction="sum")
-    count = (labels != IGNORE).sum().clamp(min=1)
-    return total / count
-
-
 # ------------------------------------------------------------------------ layers
 
 
@@ -106,44 +104,6 @@ class EncoderBlock(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         x = x + self.attn(self.ln1(x), mask=mask)  # (B, T, C)
         return x + self.mlp(self.ln2(x))  # (B, T, C)
-
-
-def check_ids(ids: torch.Tensor, block_size: int, what: str = "ids", vocab_size: int | None = None) -> None:
-    """Clear errors for the inputs every model here refuses: not (B, T), empty, too long, unknown ids."""
-    if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
-        shape = tuple(ids.shape) if isinstance(ids, torch.Tensor) else type(ids).__name__
-        raise ValueError(f"{what} must be a (batch, length) tensor of token ids, got {shape}")
-    if ids.shape[0] == 0 or ids.shape[1] == 0:
-        raise ValueError(f"empty batch: {what} has shape {tuple(ids.shape)}; pass at least one sequence "
-                         "of at least one token")
-    if ids.shape[1] > block_size:
-        raise ValueError(f"{what} has {ids.shape[1]} positions but the model's context is block_size="
-                         f"{block_size}; crop the input (ids[:, :{block_size}]) or build the model with a "
-                         "larger block_size")
-    if vocab_size is not None and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
-        raise ValueError(f"{what} holds ids in [{int(ids.min())}, {int(ids.max())}] but the vocabulary has "
-                         f"{vocab_size} entries; encode with the tokenizer the model was built for")
-
-
-def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, device: str | torch.device | None = None) -> torch.Tensor:
-    """Right-pad token lists to one (B, max length) tensor."""
-    if len(seqs) == 0:
-        raise ValueError("empty batch: pass at least one sequence")
-    T = max(len(s) for s in seqs)
-    if T == 0:
-        raise ValueError("every sequence in the batch is empty: nothing to encode")
-    out = torch.full((len(seqs), T), pad_id, dtype=torch.long)
-    for i, s in enumerate(seqs):
-        out[i, : len(s)] = torch.as_tensor(list(s), dtype=torch.long)
-    return out.to(device) if device is not None else out
-
-
-def init_weights(module: nn.Module) -> None:
-    """GPT-2/BERT initialisation: normal(0, 0.02) weights, zero biases."""
-    if isinstance(module, (nn.Linear, nn.Embedding)):
-        nn.init.normal_(module.weight, mean=0.0, std=0.02)
-    if isinstance(module, nn.Linear) and module.bias is not None:
-        nn.init.zeros_(module.bias)
 
 
 # ------------------------------------------------------------------------ the model
@@ -196,14 +156,14 @@ class BERT(nn.Module):
         x = self.drop(x)
         keys = (ids != self.config.pad_id)[:, None, None, :]  # (B, 1, 1, T) True = real token
         for block in self.blocks:
-            x = block(x, mask=keys)
+            x = block(x, mask=keys)  # (B, T, C)
         return self.ln_f(x)  # (B, T, C)
 
     def forward(self, ids: torch.Tensor, segments: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         h = self.head(self.encode(ids, segments))  # (B, T, C)
         logits = h @ self.tok.weight.T + self.out_bias  # (B, T, V), tied to the input embedding
-        loss = masked_lm_loss(logits, labels) if labels is not None else None
+        loss = label_loss(logits, labels) if labels is not None else None
         return logits, loss
 
 

@@ -19,8 +19,8 @@ import torch
 
 from llmcourse.models.gpt import GPT, GPTConfig
 
-__all__ = ["COURSE_SIZES", "course_gpt_config", "course_text", "course_tokenizer_vocab", "reference_course_gpt",
-           "reference_course_tokenizer", "reference_pretrained_gpt"]
+__all__ = ["COURSE_SIZES", "course_gpt_config", "course_text", "course_tokens", "course_tokenizer_vocab",
+           "reference_course_gpt", "reference_course_tokenizer", "reference_pretrained_gpt"]
 
 # the course GPT's shape per profile (Llama-style; n_kv_head < n_head: grouped-query attention)
 COURSE_SIZES: dict[str, dict] = {
@@ -31,6 +31,7 @@ COURSE_SIZES: dict[str, dict] = {
 }
 TOKENIZER_VOCAB = {"smoke": 512, "laptop": 4096, "colab": 8192, "cluster": 16384}
 REFERENCE_STEPS = {"smoke": 30, "laptop": 400, "colab": 1500, "cluster": 1500}
+REFERENCE_BATCH = {"smoke": 16, "laptop": 8, "colab": 16, "cluster": 16}  # 3.1's budget: 400 steps of 8 x 128 on a laptop
 PRETRAIN_STEPS = {"smoke": 40, "laptop": 1500, "colab": 5000, "cluster": 5000}
 
 
@@ -63,6 +64,26 @@ def course_text(chars_per_source: int, seed: int = 0) -> dict[str, str]:
             **multilingual_corpus(chars_per_source, seed=seed)}
 
 
+def course_tokens(tok, chars_per_source: int, val_fraction: float = 0.1, seed: int = 0
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, val) token streams of the course text, every source split 90/10 on its own.
+
+    Each source (Shakespeare, then each language) is encoded, its last `val_fraction` goes
+    to validation, and the pieces are joined with `<|endoftext|>` when the tokenizer has it.
+    So validation holds every language, not only the last one of a single stream.
+    """
+    eot = getattr(tok, "special_tokens", {}).get("<|endoftext|>")
+    sep = [eot] if eot is not None else []
+    train: list[int] = []
+    val: list[int] = []
+    for text in course_text(chars_per_source, seed).values():
+        ids = tok.encode_ordinary(text) if hasattr(tok, "encode_ordinary") else tok.encode(text)
+        cut = int(len(ids) * (1 - val_fraction))
+        train += ids[:cut] + sep
+        val += ids[cut:] + sep
+    return torch.tensor(train, dtype=torch.long), torch.tensor(val, dtype=torch.long)
+
+
 def reference_course_tokenizer():
     """The course tokenizer trained the way 1.2 trains it (GPT-4-pattern BPE, multilingual sample)."""
     from llmcourse.tokenization.course_tokenizer import train_course_tokenizer
@@ -70,21 +91,20 @@ def reference_course_tokenizer():
     return train_course_tokenizer(course_tokenizer_vocab())
 
 
-def _train_reference(steps: int, chars: int, seed: int = 0) -> dict:
+def _train_reference(steps: int, chars: int, seed: int = 0, batch: int = 16) -> dict:
     """Train the course GPT of this profile from scratch on the course text, deterministically."""
     from llmcourse.assets.artifacts import load_artifact
-    from llmcourse.training import get_batch, split_tokens, train
+    from llmcourse.training import get_batch, train
 
     profile = _profile(None)
     tok = load_artifact("course-tokenizer", fallback=reference_course_tokenizer)
-    ids = torch.tensor([t for text in course_text(chars).values() for t in tok.encode_ordinary(text)])
-    train_ids, val_ids = split_tokens(ids, 0.1)
+    train_ids, val_ids = course_tokens(tok, chars)
     config = course_gpt_config(tok.vocab_size, profile, attn_impl="sdpa")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = GPT(config)
         g_train, g_val = torch.Generator().manual_seed(seed + 1), torch.Generator().manual_seed(seed + 2)
-        T, B = min(config.block_size, 128), 16
+        T, B = min(config.block_size, 128), batch
         history = train(model, lambda: get_batch(train_ids, T, B, g_train), steps=steps, lr=3e-3,
                         val_batch=lambda: get_batch(val_ids, T, B, g_val), eval_every=max(1, steps),
                         eval_batches=4, warmup=steps // 10, progress=False, desc="reference course GPT")
@@ -96,10 +116,31 @@ def _train_reference(steps: int, chars: int, seed: int = 0) -> dict:
 def reference_course_gpt() -> dict:
     """A course GPT trained briefly on the course text with seed 0: {"model", "tokenizer", "metrics"}."""
     profile = _profile(None)
-    return _train_reference(REFERENCE_STEPS[profile], {"smoke": 20_000, "laptop": 200_000}.get(profile, 1_000_000))
+    return _train_reference(REFERENCE_STEPS[profile], {"smoke": 20_000, "laptop": 200_000}.get(profile, 1_000_000),
+                            batch=REFERENCE_BATCH[profile])
 
 
 def reference_pretrained_gpt() -> dict:
-    """The course GPT pre-trained longer on more of the course text (week 4's stand-in), seed 0."""
+    """The course GPT pre-trained by week 4's loop (`llmcourse.training.pretrain`) on the course text, seed 0.
+
+    The profile's preset (smoke: 40 steps in seconds; laptop: 1,500 steps), trained on the
+    course text tokenised into shards with the course tokenizer; deterministic on CPU.
+    """
+    import tempfile
+
+    from llmcourse.assets.artifacts import load_artifact
+    from llmcourse.training.pretrain import make_config, pretrain
+
     profile = _profile(None)
-    return _train_reference(PRETRAIN_STEPS[profile], {"smoke": 20_000, "laptop": 600_000}.get(profile, 3_000_000))
+    preset = {"cluster": "colab"}.get(profile, profile)
+    steps = PRETRAIN_STEPS[profile]
+    config = make_config(preset, "gpt", steps=steps, ckpt_every=0, eval_every=steps, progress=False,
+                         data_chars={"smoke": 20_000, "laptop": 600_000}.get(profile, 3_000_000), precision="fp32",
+                         num_workers=0)
+    tok = load_artifact("course-tokenizer", fallback=reference_course_tokenizer, quiet=True)
+    with torch.random.fork_rng(devices=[]), tempfile.TemporaryDirectory(prefix="reference-pretrain-") as tmp:
+        res = pretrain(config, tmp, say=lambda *_: None)
+    model = res.model.cpu().eval()
+    return {"model": model, "tokenizer": tok,
+            "metrics": {"val_loss": res.val_loss, "steps": steps, "trained_by": "reference",
+                        "tokens": steps * config.batch_size * config.block_size}}

@@ -34,9 +34,9 @@ and values so far, which must then hold p + T positions). Positions (learned,
 sinusoidal, RoPE, ALiBi) and the causal mask use `start_pos`, so prefill (p = 0, the
 prompt) and one-token steps (T = 1) give the same logits as a full forward.
 
-Interop: `GPT.from_hf(GPT2LMHeadModel)` copies Hugging Face GPT-2 weights (equal logits);
-`model.to_hf()` exports a Llama-style model to `LlamaForCausalLM` (equal logits), which
-week 6 turns into GGUF.
+Interop (`llmcourse.models.interop`): `GPT.from_hf(GPT2LMHeadModel)` copies Hugging Face
+GPT-2 weights (equal logits); `model.to_hf()` exports a Llama-style model to
+`LlamaForCausalLM` (equal logits), which week 6 turns into GGUF.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llmcourse.inference.sampling import check_generation_args, finish_eos, sample_next
+from llmcourse.models.common import IGNORE, INIT_STD, init_weights
 from llmcourse.nn.attention import causal_mask
 from llmcourse.nn.feedforward import ACTIVATIONS, FeedForward, matched_hidden_size
 from llmcourse.nn.mha import KVCacheLike, MultiHeadAttention
@@ -62,7 +63,6 @@ from llmcourse.nn.positions import LearnedPositions, RotaryEmbedding, alibi_bias
 __all__ = ["GPT", "GPTConfig", "next_token_loss"]
 
 POSITIONS = ("learned", "sinusoidal", "rope", "alibi", "none")
-INIT_STD = 0.02  # GPT-2's initialisation of embeddings and linear layers
 # Sinusoidal vectors have entries of size ~1 (RMS 1/sqrt(2)), fifty times our embeddings at
 # initialisation: added as they are, positions drown the tokens and training stalls. The
 # original Transformer multiplied its embeddings by sqrt(d_model); we scale the fixed table
@@ -132,7 +132,7 @@ class GPTConfig:
         return dataclasses.replace(self, **changes)
 
 
-def next_token_loss(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
+def next_token_loss(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int = IGNORE) -> torch.Tensor:
     """Cross-entropy of next-token prediction: -mean log p(target), over all positions.
 
     logits (B, T, V), targets (B, T); positions whose target is `ignore_index` do not count.
@@ -154,7 +154,7 @@ def next_token_loss(logits: torch.Tensor, targets: torch.Tensor, ignore_index: i
 class Block(nn.Module):
     """One pre-norm transformer block: attention then MLP, each added to the residual stream."""
 
-    def __init__(self, config: GPTConfig, layer_idx: int) -> None:
+    def __init__(self, config: GPTConfig, layer_idx: int = 0) -> None:
         super().__init__()
         c = config
         self.layer_idx = layer_idx
@@ -164,8 +164,9 @@ class Block(nn.Module):
         self.norm2 = make_norm(c.norm, c.n_embd, c.norm_eps, c.bias)
         self.mlp = FeedForward(c.n_embd, c.ffn_hidden, c.activation, bias=c.bias, dropout=c.dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, is_causal: bool,
-                rope: tuple[torch.Tensor, torch.Tensor] | None, cache: KVCacheLike | None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, is_causal: bool = True,
+                rope: tuple[torch.Tensor, torch.Tensor] | None = None, cache: KVCacheLike | None = None) -> torch.Tensor:
+        """x (B, T, C) -> (B, T, C); by default causal self-attention over the T tokens."""
         x = x + self.attn(self.norm1(x), mask=mask, is_causal=is_causal, rope=rope, cache=cache,
                           layer_idx=self.layer_idx)  # (B, T, C)
         x = x + self.mlp(self.norm2(x))  # (B, T, C)
@@ -187,19 +188,10 @@ class GPT(nn.Module):
         self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
         if c.tie_weights:
             self.lm_head.weight = self.tok_emb.weight  # one matrix reads and writes tokens
-        self.apply(self._init_weights)
+        self.apply(init_weights)  # GPT-2's normal(0, 0.02), zero biases
         for name, p in self.named_parameters():  # GPT-2: shrink the layers that write into the residual stream
             if name.endswith(("attn.proj.weight", "mlp.down.weight")):
                 nn.init.normal_(p, mean=0.0, std=INIT_STD / math.sqrt(2 * c.n_layer))
-
-    @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, nn.Linear):
-            nn.init.normal_(module.weight, mean=0.0, std=INIT_STD)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, mean=0.0, std=INIT_STD)
 
     # ------------------------------------------------------------------ bookkeeping
     def num_params(self, non_embedding: bool = True) -> int:
@@ -265,8 +257,9 @@ class GPT(nn.Module):
             raise ValueError(f"idx must be (batch, length) token ids, got shape {tuple(idx.shape)}; "
                              "add a batch dimension with idx[None]")
         B, T = idx.shape
-        if T == 0:
-            raise ValueError("idx is empty: give at least one token")
+        if B == 0 or T == 0:
+            raise ValueError(f"idx is empty (shape {tuple(idx.shape)}): give at least one sequence of at least "
+                             "one token")
         if start_pos + T > self.config.block_size:
             raise ValueError(
                 f"sequence of {start_pos + T} tokens is longer than block_size={self.config.block_size}; "
@@ -332,7 +325,11 @@ class GPT(nn.Module):
 
     # ------------------------------------------------------------------ saving
     def save(self, folder: str | os.PathLike) -> Path:
-        """Write config.json and model.safetensors into `folder` (created if needed)."""
+        """Write config.json and model.safetensors into `folder` (created if needed).
+
+        Each file is written under a temporary name and renamed when complete, so a crash
+        never leaves a half-written checkpoint in place of a good one.
+        """
         from safetensors.torch import save_file
 
         folder = Path(folder)
@@ -340,104 +337,73 @@ class GPT(nn.Module):
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
         if self.config.tie_weights:
             state.pop("lm_head.weight")  # the same tensor as tok_emb.weight; safetensors stores it once
-        save_file(state, str(folder / "model.safetensors"))
-        (folder / "config.json").write_text(json.dumps(dataclasses.asdict(self.config), indent=1))
+        tmp_weights, tmp_config = folder / ".model.safetensors.tmp", folder / ".config.json.tmp"
+        try:
+            save_file(state, str(tmp_weights))
+            tmp_config.write_text(json.dumps(dataclasses.asdict(self.config), indent=1))
+            os.replace(tmp_weights, folder / "model.safetensors")
+            os.replace(tmp_config, folder / "config.json")
+        finally:
+            tmp_weights.unlink(missing_ok=True)
+            tmp_config.unlink(missing_ok=True)
         return folder
 
     @classmethod
     def load(cls, folder: str | os.PathLike, device: str | torch.device = "cpu") -> GPT:
-        """A GPT saved with `save()` (safetensors: no code runs while loading)."""
+        """A GPT saved with `save()` (safetensors: no code runs while loading).
+
+        A damaged checkpoint (a truncated weights file, a config.json with fields a
+        GPTConfig does not have, weights of another shape) is a ValueError that names the
+        file and says how to make it again.
+        """
         from safetensors.torch import load_file
 
         folder = Path(folder)
-        if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
+        config_file, weights_file = folder / "config.json", folder / "model.safetensors"
+        if not config_file.is_file() or not weights_file.is_file():
             raise FileNotFoundError(f"{folder} does not hold a saved GPT (config.json + model.safetensors)")
-        model = cls(GPTConfig(**json.loads((folder / "config.json").read_text())))
-        state = load_file(str(folder / "model.safetensors"))
-        if model.config.tie_weights:
+        redo = "re-save the model with model.save(folder), or re-run the notebook that made it"
+        try:
+            fields = json.loads(config_file.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as err:
+            raise ValueError(f"{config_file} is not valid JSON ({err}); {redo}") from None
+        if not isinstance(fields, dict):
+            raise ValueError(f"{config_file} should hold a JSON object of GPTConfig fields, got "
+                             f"{type(fields).__name__}; {redo}")
+        known = {f.name for f in dataclasses.fields(GPTConfig)}
+        foreign = sorted(set(fields) - known)
+        if foreign:
+            raise ValueError(f"{config_file} has fields a GPTConfig does not have: {', '.join(foreign)} (known: "
+                             f"{', '.join(sorted(known))}); was it written by another library? {redo}")
+        try:
+            model = cls(GPTConfig(**fields))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{config_file} describes no valid GPT: {err}; {redo}") from None
+        try:
+            state = load_file(str(weights_file))
+        except Exception as err:  # safetensors' SafetensorError (truncated or not a safetensors file), OSError
+            raise ValueError(f"{weights_file} cannot be read ({type(err).__name__}: {err}): the file is damaged or "
+                             f"incomplete (a save that was interrupted?); {redo}") from None
+        if model.config.tie_weights and "tok_emb.weight" in state:
             state["lm_head.weight"] = state["tok_emb.weight"]
-        model.load_state_dict(state, strict=True)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            first = str(err).strip().splitlines()
+            raise ValueError(f"{weights_file} does not fit the model of {config_file.name}: "
+                             f"{' '.join(line.strip() for line in first[:3])}; {redo}") from None
         return model.to(device)
 
     # ------------------------------------------------------------------ Hugging Face interop
     @classmethod
     def from_hf(cls, hf_model: nn.Module, attn_impl: str = "ours") -> GPT:
-        """A GPT with the weights of a Hugging Face `GPT2LMHeadModel` (equal logits).
+        """A GPT with the weights of a Hugging Face `GPT2LMHeadModel` (see `llmcourse.models.interop`)."""
+        from llmcourse.models.interop import gpt_from_hf
 
-        Online: `GPT.from_hf(transformers.GPT2LMHeadModel.from_pretrained("gpt2"))`.
-        GPT-2 stores its linear layers as `Conv1D` with (in, out) weights: we transpose them.
-        """
-        hc = hf_model.config
-        if getattr(hc, "model_type", None) != "gpt2":
-            raise ValueError(f"from_hf loads GPT-2 models (model_type 'gpt2'), got {getattr(hc, 'model_type', None)!r}")
-        if getattr(hc, "scale_attn_by_inverse_layer_idx", False) or not getattr(hc, "scale_attn_weights", True):
-            raise ValueError("this GPT-2 variant scales attention differently; only standard GPT-2 is supported")
-        act = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu", "relu": "relu"}
-        if hc.activation_function not in act:
-            raise ValueError(f"unsupported GPT-2 activation {hc.activation_function!r}")
-        config = GPTConfig(
-            vocab_size=hc.vocab_size, block_size=hc.n_positions, n_layer=hc.n_layer, n_head=hc.n_head,
-            n_embd=hc.n_embd, ffn_hidden=hc.n_inner or 4 * hc.n_embd, dropout=0.0, bias=True, norm="layernorm",
-            norm_eps=hc.layer_norm_epsilon, positions="learned", activation=act[hc.activation_function],
-            tie_weights=bool(getattr(hc, "tie_word_embeddings", True)), attn_impl=attn_impl,
-        )
-        model = cls(config)
-        sd = {k.removeprefix("transformer."): v for k, v in hf_model.state_dict().items()}
-        ours = {"tok_emb.weight": sd["wte.weight"], "pos_emb.table.weight": sd["wpe.weight"],
-                "norm_f.weight": sd["ln_f.weight"], "norm_f.bias": sd["ln_f.bias"],
-                "lm_head.weight": sd.get("lm_head.weight", sd["wte.weight"])}
-        for i in range(hc.n_layer):
-            h, b = f"h.{i}.", f"blocks.{i}."
-            for src, dst in (("ln_1", "norm1"), ("ln_2", "norm2")):
-                ours[b + dst + ".weight"], ours[b + dst + ".bias"] = sd[h + src + ".weight"], sd[h + src + ".bias"]
-            for src, dst in (("attn.c_attn", "attn.qkv"), ("attn.c_proj", "attn.proj"),
-                             ("mlp.c_fc", "mlp.up"), ("mlp.c_proj", "mlp.down")):
-                ours[b + dst + ".weight"] = sd[h + src + ".weight"].t()  # Conv1D (in, out) -> Linear (out, in)
-                ours[b + dst + ".bias"] = sd[h + src + ".bias"]
-        model.load_state_dict({k: v.detach().clone() for k, v in ours.items()}, strict=True)
-        return model.to(next(hf_model.parameters()).device)
+        return gpt_from_hf(hf_model, attn_impl)
 
     def to_hf(self) -> nn.Module:
-        """Export a Llama-style GPT to a Hugging Face `LlamaForCausalLM` with equal logits.
+        """This Llama-style GPT as a Hugging Face `LlamaForCausalLM` (see `llmcourse.models.interop`)."""
+        from llmcourse.models.interop import gpt_to_hf
 
-        Needs norm="rmsnorm", positions="rope", activation="swiglu", bias=False (that is,
-        `GPTConfig.llama_style(...)`). The fused QKV weight is split into q/k/v_proj.
-        """
-        c = self.config
-        problems = [f"{name}={getattr(c, name)!r} (Llama: {want!r})" for name, want in
-                    (("norm", "rmsnorm"), ("positions", "rope"), ("activation", "swiglu"), ("bias", False))
-                    if getattr(c, name) != want]
-        if problems:
-            raise ValueError("to_hf exports Llama-style models only; this config has " + ", ".join(problems)
-                             + ". Build it with GPTConfig.llama_style(...)")
-        from llmcourse.assets.registry import require
-
-        transformers = require("transformers")
-        hf_config = transformers.LlamaConfig(
-            vocab_size=c.vocab_size, hidden_size=c.n_embd, intermediate_size=c.ffn_hidden,
-            num_hidden_layers=c.n_layer, num_attention_heads=c.n_head, num_key_value_heads=c.n_kv_head,
-            head_dim=c.head_dim, max_position_embeddings=c.block_size, rms_norm_eps=c.norm_eps,
-            rope_parameters={"rope_type": "default", "rope_theta": c.rope_theta}, attention_bias=False,
-            mlp_bias=False, hidden_act="silu", tie_word_embeddings=c.tie_weights,
-            bos_token_id=None, eos_token_id=None, pad_token_id=None,
-        )
-        hf = transformers.LlamaForCausalLM(hf_config)
-        sd = {"model.embed_tokens.weight": self.tok_emb.weight, "model.norm.weight": self.norm_f.weight,
-              "lm_head.weight": self.lm_head.weight}
-        for i, block in enumerate(self.blocks):
-            p = f"model.layers.{i}."
-            q, k, v = block.attn.qkv.weight.split(block.attn.split_sizes, dim=0)
-            sd.update({
-                p + "self_attn.q_proj.weight": q, p + "self_attn.k_proj.weight": k, p + "self_attn.v_proj.weight": v,
-                p + "self_attn.o_proj.weight": block.attn.proj.weight,
-                p + "mlp.gate_proj.weight": block.mlp.gate.weight, p + "mlp.up_proj.weight": block.mlp.up.weight,
-                p + "mlp.down_proj.weight": block.mlp.down.weight,
-                p + "input_layernorm.weight": block.norm1.weight, p + "post_attention_layernorm.weight": block.norm2.weight,
-            })
-        missing, unexpected = hf.load_state_dict({k: t.detach().clone() for k, t in sd.items()}, strict=False)
-        missing = [m for m in missing if not (c.tie_weights and m == "lm_head.weight")]
-        if missing or unexpected:
-            raise RuntimeError(f"weight export mismatch: missing {missing}, unexpected {unexpected}")
-        if c.tie_weights:
-            hf.tie_weights()
-        return hf.to(self.tok_emb.weight.device).eval()
+        return gpt_to_hf(self)

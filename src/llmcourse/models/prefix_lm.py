@@ -22,7 +22,9 @@ from typing import Sequence
 
 import torch
 
-from llmcourse.models.bert import IGNORE, pad_batch
+from llmcourse.models.common import IGNORE, pad_batch
+
+__all__ = ["prefix_lm_batch", "prefix_lm_sequence", "prefix_lm_translate"]
 
 
 def prefix_lm_sequence(source: Sequence[int], target: Sequence[int], bos_id: int, sep_id: int,

@@ -38,10 +38,14 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 
-from llmcourse.models.bert import IGNORE, EncoderBlock, check_ids, masked_lm_loss, pad_batch
+from llmcourse.models.bert import EncoderBlock
+from llmcourse.models.common import IGNORE, check_ids, label_loss, pad_batch
 from llmcourse.nn.feedforward import FeedForward
 from llmcourse.nn.mha import MultiHeadAttention
 from llmcourse.nn.norms import RMSNorm
+
+__all__ = ["DecoderBlock", "RelativePositionBias", "T5", "T5Config", "cross_attention_mask", "cross_attention_maps",
+           "key_padding_bias", "relative_position_bucket", "seq2seq_batch", "t5_init"]
 
 
 def relative_position_bucket(relative_position: torch.Tensor, bidirectional: bool = True,
@@ -71,7 +75,7 @@ def relative_position_bucket(relative_position: torch.Tensor, bidirectional: boo
 def t5_init(module: nn.Module) -> None:
     """T5's initialisation: every linear layer normal(0, 1/sqrt(fan_in)); no biases.
 
-    Together with unit-variance embeddings (and logits scaled by 1/sqrt(d_model) to
+    Together with unit-variance embeddings (and logits scaled by 1/sqrt(n_embd) to
     compensate for the tied output layer) every sublayer starts out with unit-scale
     inputs and outputs. With GPT-2's small normal(0, 0.02) everywhere instead, this model
     learns much more slowly: on the en→id phrases (width 128, 2+2 layers, batch 32, lr 3e-3)
@@ -92,7 +96,7 @@ class RelativePositionBias(nn.Module):
         self.bias = nn.Embedding(num_buckets, n_head)
 
     def forward(self, T: int, S: int, device: torch.device | None = None) -> torch.Tensor:
-        q_pos = torch.arange(T, device=device)[:, None]  # (T, 1)
+        q_pos = torch.arange(T, device=device)[:, None]  # (T, 1) query positions
         k_pos = torch.arange(S, device=device)[None, :]  # (1, S)
         buckets = relative_position_bucket(k_pos - q_pos, self.bidirectional, self.num_buckets, self.max_distance)
         return self.bias(buckets).permute(2, 0, 1).unsqueeze(0)  # (1, H, T, S)
@@ -212,7 +216,7 @@ class T5(nn.Module):
             raise ValueError(f"src has {src.shape[0]} sequences but tgt_in has {tgt_in.shape[0]}; pair them up")
         memory, keep = self.encode(src)
         logits = self.decode(tgt_in, memory, keep)
-        loss = masked_lm_loss(logits, labels) if labels is not None else None
+        loss = label_loss(logits, labels) if labels is not None else None
         return logits, loss
 
     @torch.no_grad()

@@ -56,7 +56,11 @@ def clip_loss(image_emb: torch.Tensor, text_emb: torch.Tensor, temperature: floa
 # ------------------------------------------------------------------ text side
 
 class CaptionTokenizer:
-    """Word-level tokenizer over the captions it was built from (0 = padding)."""
+    """Word-level tokenizer over the captions it was built from (0 = padding).
+
+    Follows the course's tokenizer protocol: `encode(text) -> ids`, `decode(ids) -> text`,
+    `vocab_size`; `encode_batch(captions)` pads a batch into a (B, T) tensor for the model.
+    """
 
     PAD = 0
 
@@ -65,26 +69,44 @@ class CaptionTokenizer:
         if not words:
             raise ValueError("no words in the captions: give at least one non-empty caption")
         self.vocab = {w: i + 1 for i, w in enumerate(words)}
+        self.words = ["<pad>"] + words  # id -> word
 
     @staticmethod
     def split(caption: str) -> list[str]:
         return re.findall(r"[a-z]+", caption.lower())
 
-    def __len__(self) -> int:
+    @property
+    def vocab_size(self) -> int:
         return len(self.vocab) + 1
 
-    def encode(self, captions: Sequence[str]) -> torch.Tensor:
-        """(B, T) token ids, right-padded with 0. Unknown words are an error (say which)."""
+    def __len__(self) -> int:
+        return self.vocab_size
+
+    def encode(self, text: str) -> list[int]:
+        """The word ids of one caption. Unknown words are an error (it says which)."""
+        if not isinstance(text, str):
+            raise TypeError(f"encode takes one caption (a str), got {type(text).__name__}; "
+                            "for a batch use encode_batch(captions)")
+        words = self.split(text)
+        unknown = [w for w in words if w not in self.vocab]
+        if unknown or not words:
+            raise ValueError(f"caption {text!r}: " + (f"unknown words {unknown}; the model only knows "
+                             f"{sorted(self.vocab)}" if unknown else "has no words"))
+        return [self.vocab[w] for w in words]
+
+    def decode(self, ids) -> str:
+        """Words of the ids, joined by spaces (padding dropped)."""
+        ids = ids.tolist() if hasattr(ids, "tolist") else list(ids)
+        bad = [i for i in ids if not isinstance(i, int) or not 0 <= i < len(self.words)]
+        if bad:
+            raise ValueError(f"unknown token ids {bad[:5]}: this tokenizer has ids 0..{len(self.words) - 1}")
+        return " ".join(self.words[i] for i in ids if i != self.PAD)
+
+    def encode_batch(self, captions: Sequence[str]) -> torch.Tensor:
+        """(B, T) token ids of the captions, right-padded with 0."""
         if isinstance(captions, str):
             captions = [captions]
-        rows = []
-        for c in captions:
-            words = self.split(c)
-            unknown = [w for w in words if w not in self.vocab]
-            if unknown or not words:
-                raise ValueError(f"caption {c!r}: " + (f"unknown words {unknown}; the model only knows "
-                                 f"{sorted(self.vocab)}" if unknown else "has no words"))
-            rows.append([self.vocab[w] for w in words])
+        rows = [self.encode(c) for c in captions]
         width = max(len(r) for r in rows)
         return torch.tensor([r + [self.PAD] * (width - len(r)) for r in rows], dtype=torch.long)
 
@@ -185,8 +207,14 @@ class ClipRun:
 
 def train_clip(images: np.ndarray, captions: Sequence[str], steps: int = 500, batch_size: int = 128,
                lr: float = 2e-3, dim: int = 64, device: str = "cpu", seed: int = 0,
-               tokenizer: CaptionTokenizer | None = None, progress: bool = True) -> ClipRun:
-    """Train a CLIP from scratch on (N, 3, 32, 32) images and their captions (AdamW, warm-up then cosine)."""
+               tokenizer: CaptionTokenizer | None = None, progress: bool = True,
+               loss_fn: Callable | None = None) -> ClipRun:
+    """Train a CLIP from scratch on (N, 3, 32, 32) images and their captions (AdamW, warm-up then cosine).
+
+    loss_fn: the contrastive loss, `(image_emb, text_emb, temperature) -> scalar`, or with a
+    fourth argument `caption_ids` (pairs that share a caption get the same id); None uses
+    `clip_loss` with caption ids. Notebook 1.3 trains with the learner's.
+    """
     from tqdm.auto import tqdm
 
     if len(images) != len(captions) or len(captions) < 2:
@@ -208,15 +236,19 @@ def train_clip(images: np.ndarray, captions: Sequence[str], steps: int = 500, ba
         return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+    loss_fn = loss_fn or clip_loss
+    wants_ids = _takes_caption_ids(loss_fn)
     x_all = torch.as_tensor(images, dtype=torch.float32)
-    t_all = tok.encode(captions)  # (N, T)
+    t_all = tok.encode_batch(captions)  # (N, T)
     ids_all = torch.as_tensor(np.unique(np.asarray(captions), return_inverse=True)[1])  # caption id per pair
     gen = torch.Generator().manual_seed(seed)
     losses, temps = [], []
     model.train()
     for _ in tqdm(range(steps), desc="CLIP", disable=not progress, mininterval=1.0):
         idx = torch.randperm(len(x_all), generator=gen)[: batch_size]
-        loss = model(x_all[idx].to(device), t_all[idx].to(device), ids_all[idx].to(device))
+        img, txt = model.encode_image(x_all[idx].to(device)), model.encode_text(t_all[idx].to(device))
+        args = (img, txt, model.temperature) + ((ids_all[idx].to(device),) if wants_ids else ())
+        loss = loss_fn(*args)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -227,6 +259,19 @@ def train_clip(images: np.ndarray, captions: Sequence[str], steps: int = 500, ba
     return ClipRun(model, tok, losses, temps)
 
 
+def _takes_caption_ids(fn: Callable) -> bool:
+    """Does a loss accept a fourth argument (caption ids)? Decided from its signature."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return True
+    return len([p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]) >= 4
+
+
 @torch.no_grad()
 def similarity(model: CLIP, tokenizer: CaptionTokenizer, images: np.ndarray | torch.Tensor,
                captions: Sequence[str], batch_size: int = 512) -> np.ndarray:
@@ -234,7 +279,7 @@ def similarity(model: CLIP, tokenizer: CaptionTokenizer, images: np.ndarray | to
     device = model.logit_scale.device
     x = torch.as_tensor(images, dtype=torch.float32)
     img = torch.cat([model.encode_image(x[i : i + batch_size].to(device)) for i in range(0, len(x), batch_size)])
-    txt = model.encode_text(tokenizer.encode(list(captions)).to(device))
+    txt = model.encode_text(tokenizer.encode_batch(list(captions)).to(device))
     return (img @ txt.T).cpu().numpy()
 
 

@@ -30,7 +30,42 @@ from typing import Iterable, Sequence
 
 import torch
 
+from llmcourse.ngram.vocab import BOUNDARY as BOUNDARY_CHAR
 from llmcourse.ngram.vocab import CharVocab
+
+
+def bigram_counts(names: Iterable[str], stoi: dict[str, int]) -> torch.Tensor:
+    """N[i, j] = how often character j follows character i, with the boundary "." around every name.
+
+    `stoi` maps each character (the boundary "." included, usually at 0) to its row/column.
+    The (V, V) long tensor of `NGramModel(vocab, n=2).fit(names).counts` for any mapping.
+    """
+    if BOUNDARY_CHAR not in stoi:
+        raise ValueError(f"stoi must map the boundary token {BOUNDARY_CHAR!r} too")
+    V = len(stoi)
+    N = torch.zeros(V * V, dtype=torch.long)
+    pairs = []
+    for name in names:
+        ids = [stoi[BOUNDARY_CHAR], *(stoi[c] for c in name), stoi[BOUNDARY_CHAR]]
+        pairs += [a * V + b for a, b in zip(ids, ids[1:])]  # row-major index of (prev, next)
+    if pairs:
+        index = torch.tensor(pairs, dtype=torch.long)
+        N.index_add_(0, index, torch.ones_like(index))
+    return N.view(V, V)
+
+
+def average_nll(P: torch.Tensor, names: Iterable[str], stoi: dict[str, int]) -> float:
+    """-mean log P[prev, next] over every pair of the padded names (end marker included); inf if any P is 0."""
+    rows, cols = [], []
+    for name in names:
+        ids = [stoi[BOUNDARY_CHAR], *(stoi[c] for c in name), stoi[BOUNDARY_CHAR]]
+        rows += ids[:-1]
+        cols += ids[1:]
+    if not rows:
+        raise ValueError("no names to score")
+    with torch.no_grad():
+        p = torch.as_tensor(P, dtype=torch.float64)[torch.tensor(rows), torch.tensor(cols)]
+        return float(-torch.log(p).mean())
 
 
 def ngram_windows(names: Iterable[str], vocab: CharVocab, n: int) -> torch.Tensor:

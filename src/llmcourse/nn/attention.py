@@ -16,7 +16,11 @@ Masks follow the conventions of `torch.nn.functional.scaled_dot_product_attentio
 * a **boolean** mask says which keys a query may attend to: True = may attend,
   False = blocked (its score becomes -inf before the softmax);
 * a **float** mask is *added* to the scores (0 = keep, -inf = block, anything else a bias,
-  which is how ALiBi works);
+  which is how ALiBi works). So a float mask of 0s and 1s masks *nothing*: it adds +1 to
+  some scores. That is a common bug (`mask.float()` of a causal mask); we warn about it.
+  Use the boolean mask itself, or `0 / -inf` floats;
+* an **integer** mask (0/1 from a tokenizer, say) is refused with a TypeError: is 1 "attend"
+  or "add 1"? Convert it with `.bool()` first (1 = may attend);
 * `is_causal=True` adds the causal mask `tril(ones(L, S))`: query i sees keys 0..i. Like
   torch it is aligned to the top-left corner, which is what you want when queries and keys
   are the same tokens. With a KV cache the L new queries sit at the *end* of S keys; build
@@ -38,12 +42,13 @@ inputs match torch's kernels to within a rounding of the output.
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["attention_mask_from_padding", "attention_scores", "attention_weights", "causal_mask",
-           "scaled_dot_product_attention"]
+__all__ = ["attention_mask_from_padding", "attention_scores", "attention_weights", "causal_mask", "check_mask",
+           "scaled_dot_product_attention", "self_attention", "tiled_attention"]
 
 
 def causal_mask(L: int, S: int | None = None, offset: int = 0, device: torch.device | str | None = None) -> torch.Tensor:
@@ -83,6 +88,34 @@ def attention_scores(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     return q.float() @ k.float().transpose(-2, -1) / math.sqrt(q.shape[-1])  # (..., L, S)
 
 
+def check_mask(mask: torch.Tensor) -> torch.Tensor:
+    """Refuse masks torch's rules do not define well; warn about a float mask of only 0s and 1s.
+
+    bool: True = may attend. float: added to the scores. Anything else (an integer 0/1 mask
+    straight from a tokenizer) raises a TypeError that says to call `.bool()`. A float mask
+    holding only 0 and 1 is almost always a boolean mask converted by mistake: added to the
+    scores it blocks nothing, so we warn.
+    """
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a torch.Tensor (bool or float), got {type(mask).__name__}")
+    if mask.dtype == torch.bool:
+        return mask
+    if not mask.dtype.is_floating_point:
+        raise TypeError(
+            f"mask must be bool (True = may attend) or float (added to the scores), got {mask.dtype}. An integer "
+            "0/1 mask is ambiguous: convert it with mask.bool() (1 = may attend), or build an additive float "
+            "mask of 0 (keep) and -inf (block)"
+        )
+    if mask.numel() and not torch.compiler.is_compiling():
+        zero_one = bool(((mask == 0) | (mask == 1)).all()) and bool((mask == 1).any())
+        if zero_one:
+            warnings.warn(
+                "this float attention mask holds only 0s and 1s. A float mask is ADDED to the scores, so it "
+                "blocks nothing (it adds +1 where it holds 1). For 'True = may attend' pass a bool mask "
+                "(mask.bool()); to block with floats use 0 (keep) and -inf (block)", UserWarning, stacklevel=3)
+    return mask
+
+
 def _check_inputs(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
                   dropout_p: float) -> tuple[int, ...]:
     """Validate shapes and dtypes; return the shape of the score matrix (..., L, S)."""
@@ -113,10 +146,7 @@ def _check_inputs(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch
         ) from None
     scores_shape = (*batch, q.shape[-2], k.shape[-2])
     if mask is not None:
-        if not isinstance(mask, torch.Tensor):
-            raise TypeError(f"mask must be a torch.Tensor (bool or float), got {type(mask).__name__}")
-        if mask.dtype != torch.bool and not mask.dtype.is_floating_point:
-            raise TypeError(f"mask must be bool (True = may attend) or float (added to scores), got {mask.dtype}")
+        check_mask(mask)
         try:
             ok = tuple(torch.broadcast_shapes(mask.shape, scores_shape)) == scores_shape
         except RuntimeError:
@@ -187,3 +217,55 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
         weights = F.dropout(weights, p=dropout_p, training=True)
     out = weights @ v.float()  # (..., L, Ev)
     return out.to(q.dtype)
+
+
+def self_attention(x: torch.Tensor, w_q: torch.Tensor, w_k: torch.Tensor, w_v: torch.Tensor,
+                   is_causal: bool = True) -> torch.Tensor:
+    """One self-attention head: queries, keys and values all come from the same tokens.
+
+    x (B, T, C) and projections (C, d) each -> (B, T, d). Causal by default: token t sees
+    tokens 0..t, as in a language model.
+    """
+    q, k, v = x @ w_q, x @ w_k, x @ w_v  # (B, T, d) each
+    return scaled_dot_product_attention(q, k, v, is_causal=is_causal)  # (B, T, d)
+
+
+def tiled_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, block_size: int = 64,
+                    is_causal: bool = False) -> torch.Tensor:
+    """Attention computed one block of keys at a time, never holding the (L, S) matrix.
+
+    The idea of FlashAttention's *online softmax*: keep, for every query, the running
+    maximum score m, the running sum l of exp(score - m) and the running weighted sum of
+    values acc. A new block of keys with a larger maximum m' rescales what came before by
+    exp(m - m') (the same correction softmax's max-subtraction makes), then adds its own:
+
+        l   = l   * exp(m - m') + sum_j exp(s_j - m')
+        acc = acc * exp(m - m') + sum_j exp(s_j - m') v_j
+        output = acc / l                     (after the last block)
+
+    Memory is (L, block_size) per step instead of (L, S). Equal to
+    `scaled_dot_product_attention(q, k, v, is_causal=is_causal)` up to float rounding.
+    """
+    if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
+        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+    scores_shape = _check_inputs(q, k, v, None, 0.0)
+    L, S = scores_shape[-2], scores_shape[-1]
+    qs = q.float() / math.sqrt(q.shape[-1])  # (..., L, E) scaled once
+    causal = causal_mask(L, S, device=q.device) if is_causal else None  # (L, S)
+    m = torch.full((*scores_shape[:-1], 1), float("-inf"), device=q.device)  # (..., L, 1) running max
+    total = torch.zeros_like(m)  # (..., L, 1) running sum of exp
+    acc = torch.zeros((*scores_shape[:-1], v.shape[-1]), device=q.device)  # (..., L, Ev)
+    for start in range(0, S, block_size):
+        kb, vb = k[..., start:start + block_size, :].float(), v[..., start:start + block_size, :].float()
+        s = qs @ kb.transpose(-2, -1)  # (..., L, b)
+        if causal is not None:
+            s = s.masked_fill(~causal[:, start:start + block_size], float("-inf"))
+        m_new = torch.maximum(m, s.amax(dim=-1, keepdim=True))  # (..., L, 1)
+        safe = torch.where(torch.isneginf(m_new), torch.zeros_like(m_new), m_new)  # no (-inf) - (-inf)
+        p = torch.exp(s - safe)  # (..., L, b)
+        rescale = torch.exp(m - safe)  # (..., L, 1): how much the old sums shrink
+        total = total * rescale + p.sum(dim=-1, keepdim=True)
+        acc = acc * rescale + p @ vb
+        m = m_new
+    out = acc / torch.where(total == 0, torch.ones_like(total), total)  # a row that saw no key: zeros
+    return out.to(q.dtype)  # (..., L, Ev)

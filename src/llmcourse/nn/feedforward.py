@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "FeedForward", "matched_hidden_size"]
+__all__ = ["ACTIVATIONS", "FeedForward", "matched_hidden_size", "swiglu"]
 
 ACTIVATIONS = ("relu", "gelu", "gelu_tanh", "swiglu")
 
@@ -41,6 +41,11 @@ def matched_hidden_size(d_model: int, activation: str, expansion: int = 4, multi
         hidden = round(2 * hidden / 3)
         hidden = max(multiple_of, multiple_of * round(hidden / multiple_of))
     return hidden
+
+
+def swiglu(x: torch.Tensor, w_gate: torch.Tensor, w_up: torch.Tensor, w_down: torch.Tensor) -> torch.Tensor:
+    """The SwiGLU MLP on weights in `nn.Linear` layout (out, in): down(silu(x W_g^T) * x W_u^T)."""
+    return F.linear(F.silu(F.linear(x, w_gate)) * F.linear(x, w_up), w_down)  # (..., d)
 
 
 class FeedForward(nn.Module):

@@ -19,6 +19,11 @@ The layer equals `torch.nn.MultiheadAttention` with the same weights (`qkv` is i
 module uses the *opposite* boolean mask convention (True = blocked); we use the one of
 `F.scaled_dot_product_attention` everywhere (True = may attend).
 
+Masks follow torch's rules in both implementations ("ours" and "sdpa"): a bool mask says
+where attention is allowed, a float mask is *added* to the scores (so a float mask of 0s
+and 1s blocks nothing: a warning says so), and an integer mask is refused with a
+TypeError (convert a 0/1 padding mask with `.bool()`).
+
 Hooks for what comes later:
 * `rope=(cos, sin)` rotates q and k (positions.py) before attention;
 * a float `mask` is added to the scores (that is how ALiBi enters);
@@ -37,10 +42,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llmcourse.nn.attention import causal_mask, scaled_dot_product_attention
+from llmcourse.nn.attention import causal_mask, check_mask, scaled_dot_product_attention
 from llmcourse.nn.positions import apply_rotary
 
-__all__ = ["KVCacheLike", "MultiHeadAttention", "repeat_kv"]
+__all__ = ["KVCacheLike", "MultiHeadAttention", "causal_self_attention", "repeat_kv"]
 
 
 class KVCacheLike(Protocol):
@@ -137,6 +142,8 @@ class MultiHeadAttention(nn.Module):
         """
         if x.dim() != 3:
             raise ValueError(f"x must be (batch, length, d_model), got shape {tuple(x.shape)}")
+        if mask is not None:
+            check_mask(mask)  # before anything combines it: int masks are refused on both paths
         q, k, v = self.project_qkv(x, context)  # (B, H, T, hd), (B, H_kv, S, hd) x2
         if rope is not None:
             cos, sin = rope
@@ -152,9 +159,27 @@ class MultiHeadAttention(nn.Module):
         p = self.dropout if self.training else 0.0
         if self.attn_impl == "sdpa":
             if mask is not None and mask.dtype != torch.bool:
-                mask = mask.to(q.dtype)
+                mask = mask.to(q.dtype)  # a float bias in the inputs' dtype, as torch's kernel wants
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal, dropout_p=p)
         else:
             y = scaled_dot_product_attention(q, k, v, mask=mask, is_causal=is_causal, dropout_p=p)
         y = y.transpose(1, 2).reshape(x.shape[0], T, self.n_heads * self.head_dim)  # (B, T, H*hd)
         return self.resid_dropout(self.proj(y))  # (B, T, d)
+
+
+def causal_self_attention(x: torch.Tensor, w_qkv: torch.Tensor, b_qkv: torch.Tensor | None, w_proj: torch.Tensor,
+                          b_proj: torch.Tensor | None, n_head: int) -> torch.Tensor:
+    """Multi-head causal self-attention as one function, with nn.Linear-shaped weights.
+
+    x (B, T, C); w_qkv (3C, C) and b_qkv (3C,) the fused query/key/value projection;
+    w_proj (C, C), b_proj (C,) the output projection -> (B, T, C). What a
+    `MultiHeadAttention(C, n_head)` module computes with `qkv` and `proj` holding these weights.
+    """
+    B, T, C = x.shape
+    if C % n_head:
+        raise ValueError(f"n_embd={C} is not divisible by n_head={n_head}")
+    q, k, v = F.linear(x, w_qkv, b_qkv).split(C, dim=-1)  # (B, T, C) each
+    heads = lambda t: t.view(B, T, n_head, C // n_head).transpose(1, 2)  # noqa: E731  (B, H, T, hd)
+    y = scaled_dot_product_attention(heads(q), heads(k), heads(v), is_causal=True)  # (B, H, T, hd)
+    y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, C): heads side by side again
+    return F.linear(y, w_proj, b_proj)

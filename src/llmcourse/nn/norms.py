@@ -18,7 +18,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["LayerNorm", "RMSNorm", "make_norm"]
+__all__ = ["LayerNorm", "RMSNorm", "make_norm", "rms_norm"]
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """x / sqrt(mean(x^2) + eps) * weight over the last dimension, statistics in float32."""
+    xf = x.float()
+    rms_inv = torch.rsqrt(xf.pow(2).mean(dim=-1, keepdim=True) + eps)  # (..., 1)
+    return weight * (xf * rms_inv).to(x.dtype)
 
 
 class LayerNorm(nn.Module):
@@ -48,9 +55,7 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (..., C) -> (..., C)
-        xf = x.float()
-        rms_inv = torch.rsqrt(xf.pow(2).mean(dim=-1, keepdim=True) + self.eps)  # (..., 1)
-        return self.weight * (xf * rms_inv).to(x.dtype)
+        return rms_norm(x, self.weight, self.eps)
 
 
 def make_norm(kind: str, dim: int, eps: float = 1e-5, bias: bool = True) -> nn.Module:

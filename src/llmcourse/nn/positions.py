@@ -33,8 +33,8 @@ import torch
 from torch import nn
 
 __all__ = [
-    "LearnedPositions", "RotaryEmbedding", "alibi_bias", "alibi_slopes", "apply_rotary",
-    "rotate_half", "sinusoidal_positions",
+    "LearnedPositions", "RotaryEmbedding", "alibi_bias", "alibi_slopes", "apply_rotary", "llama3_inv_freq",
+    "rope", "rope_inv_freq", "rotate_half", "sinusoidal_positions",
 ]
 
 
@@ -89,21 +89,69 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     return (x * cos + rotate_half(x) * sin).to(x.dtype)
 
 
+def rope_inv_freq(head_dim: int, base: float = 10000.0) -> torch.Tensor:
+    """RoPE's frequencies (hd/2,): pair i turns by base^(-2i/hd) radians per position."""
+    if head_dim % 2:
+        raise ValueError(f"RoPE rotates pairs of features: head_dim must be even, got {head_dim}")
+    return 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))  # (hd/2,)
+
+
+def rope(x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0,
+         inv_freq: torch.Tensor | None = None) -> torch.Tensor:
+    """Rotate queries or keys x (B, H, T, hd) by their positions (T,): RoPE in one function.
+
+    Feature i is paired with feature i + hd/2 ("rotate half", Hugging Face Llama's layout)
+    and the pair turns by angle position * inv_freq[i]. `inv_freq` defaults to
+    `rope_inv_freq(hd, base)`; pass scaled frequencies (`llama3_inv_freq`) for long contexts.
+    """
+    hd = x.shape[-1]
+    inv_freq = rope_inv_freq(hd, base) if inv_freq is None else inv_freq
+    angles = positions.float()[:, None] * inv_freq.to(positions.device)[None, :]  # (T, hd/2)
+    emb = torch.cat([angles, angles], dim=-1)  # (T, hd): the same angle for i and i + hd/2
+    return apply_rotary(x, emb.cos().to(x.dtype), emb.sin().to(x.dtype))
+
+
+def llama3_inv_freq(head_dim: int, base: float = 10000.0, factor: float = 8.0, low_freq_factor: float = 1.0,
+                    high_freq_factor: float = 4.0, original_max_position: int = 8192) -> torch.Tensor:
+    """Llama 3.1's RoPE frequencies for a context `factor` times longer than trained (hd/2,).
+
+    A pair whose wavelength (2 pi / frequency, in positions) is short compared with the
+    training context has turned many times during training: every angle it will meet was
+    seen, so it is kept. A pair whose wavelength exceeds the context never completed a turn:
+    past the context it would show angles never seen, so it is slowed down by `factor`
+    (position interpolation). In between, the two are blended smoothly:
+
+        wavelen < original / high_freq_factor:  keep
+        wavelen > original / low_freq_factor:   inv_freq / factor
+        otherwise: s = (original / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
+                   (1 - s) * inv_freq / factor + s * inv_freq
+    """
+    if factor <= 0 or high_freq_factor <= low_freq_factor:
+        raise ValueError(f"need factor > 0 and high_freq_factor > low_freq_factor, got {factor}, "
+                         f"{high_freq_factor}, {low_freq_factor}")
+    inv_freq = rope_inv_freq(head_dim, base)  # (hd/2,)
+    wavelen = 2 * math.pi / inv_freq  # positions per full turn
+    low_freq_wavelen = original_max_position / low_freq_factor
+    high_freq_wavelen = original_max_position / high_freq_factor
+    smooth = (original_max_position / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
+    blended = (1 - smooth) * inv_freq / factor + smooth * inv_freq
+    out = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, blended)
+    return torch.where(wavelen < high_freq_wavelen, inv_freq, out)
+
+
 class RotaryEmbedding(nn.Module):
     """cos/sin tables for rotary embeddings; the same numbers as HF Llama's `LlamaRotaryEmbedding`.
 
     Pair i of a head (features i and i + hd/2) turns at frequency base^(-2i/hd): the first
     pairs spin fast (fine, local position), the last ones slowly (coarse, far position).
+    `inv_freq` is a buffer: assign scaled frequencies (`llama3_inv_freq`) to stretch the context.
     """
 
     def __init__(self, head_dim: int, base: float = 10000.0) -> None:
         super().__init__()
-        if head_dim % 2:
-            raise ValueError(f"RoPE rotates pairs of features: head_dim must be even, got {head_dim}")
         self.head_dim = head_dim
         self.base = base
-        inv_freq = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))  # (hd/2,)
-        self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self.register_buffer("inv_freq", rope_inv_freq(head_dim, base), persistent=False)  # (hd/2,)
 
     def forward(self, positions: torch.Tensor, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
         """positions (T,) or (B, T) -> (cos, sin), each (..., T, hd)."""

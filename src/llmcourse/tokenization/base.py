@@ -13,6 +13,7 @@ does not depend on how text is split: special tokens, encode/decode, vocab, save
 from __future__ import annotations
 
 import json
+import operator
 import os
 import unicodedata
 from pathlib import Path
@@ -77,6 +78,18 @@ def bpe(ids: list[int], merges: dict[Pair, int]) -> list[int]:
     return ids
 
 
+def bpe_encode(text: str, merges: dict[Pair, int]) -> list[int]:
+    """Token ids of `text` under `merges` ({(a, b): idx}; ids 0..255 are the bytes): its UTF-8
+    bytes, then the merges replayed earliest-learned first (`bpe`)."""
+    return bpe(list(text.encode("utf-8")), merges)
+
+
+def decode_ids(ids: Iterable[int], vocab: dict[int, bytes]) -> str:
+    """Text of token ids under `vocab` ({id: bytes}): join the bytes first, then decode UTF-8
+    once (a character may be split across tokens); invalid UTF-8 becomes U+FFFD, as in tiktoken."""
+    return b"".join(vocab[i] for i in ids).decode("utf-8", errors="replace")
+
+
 # ----------------------------------------------------------------------------- display
 
 def replace_control_characters(s: str) -> str:
@@ -129,6 +142,29 @@ class Tokenizer:
                              f"{255 + len(merges)}); register special tokens after training, with larger ids")
         self.merges, self.byte_ids = merges, list(range(256))
         self._rebuild()
+
+    @classmethod
+    def from_merges(cls, merges: dict[Pair, int], *args, special_tokens: dict[str, int] | None = None,
+                    **kwargs) -> "Tokenizer":
+        """A tokenizer with these learned merges ({(a, b): idx}, idx = 256, 257, ... in merge order).
+
+        `args`/`kwargs` go to the constructor (RegexTokenizer's split pattern, say). The
+        table is checked: ids must run 256, 257, ... and each pair must use known ids.
+        """
+        merges = dict(merges)
+        known = set(range(256))
+        for k, ((a, b), idx) in enumerate(merges.items()):
+            if idx != 256 + k:
+                raise ValueError(f"merge {k + 1} {(a, b)} -> {idx}: merged ids must run 256, 257, ... in order "
+                                 f"(expected {256 + k}); build the table as merges[pair] = 256 + k")
+            if a not in known or b not in known:
+                raise ValueError(f"merge {(a, b)} -> {idx} uses an id that is neither a byte nor an earlier merge")
+            known.add(idx)
+        tok = cls(*args, **kwargs)
+        tok._set_trained(merges)
+        if special_tokens:
+            tok.register_special_tokens(special_tokens)
+        return tok
 
     @property
     def vocab_size(self) -> int:
@@ -246,9 +282,9 @@ class Tokenizer:
 
     # ------------------------------------------------------------------ decoding
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
-        """The bytes of the tokens, concatenated."""
+        """The bytes of the tokens, concatenated. `ids` may be a list, a 1-D tensor or array."""
         vocab = self.vocab
-        ids = list(ids)
+        ids = _as_id_list(ids)
         try:
             return b"".join(vocab[i] for i in ids)
         except (KeyError, TypeError):
@@ -259,7 +295,7 @@ class Tokenizer:
     def decode(self, ids: Iterable[int]) -> str:
         """Token ids back to text. Bytes that are not valid UTF-8 (a token sequence cut in the
         middle of a character) become U+FFFD, exactly as tiktoken's decode does."""
-        return self.decode_bytes(list(ids)).decode("utf-8", errors="replace")
+        return self.decode_bytes(ids).decode("utf-8", errors="replace")
 
     # ------------------------------------------------------------------ save / load
     def to_dict(self) -> dict:
@@ -311,6 +347,36 @@ class Tokenizer:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(vocab_size={self.vocab_size}, merges={len(self.merges)}, " \
                f"special_tokens={len(self.special_tokens)})"
+
+
+def _as_id_list(ids) -> list[int]:
+    """Token ids as a list of Python ints: accepts lists, tuples, 1-D torch tensors and NumPy arrays.
+
+    A tensor's elements are 0-d tensors, not ints (and hash differently), so they are
+    converted with .tolist(); floats and booleans are refused rather than truncated.
+    """
+    if hasattr(ids, "tolist") and hasattr(ids, "dtype"):  # torch.Tensor or numpy.ndarray
+        kind = str(ids.dtype)
+        if "float" in kind or "bool" in kind or "complex" in kind:
+            raise TypeError(f"token ids must be integers, got a {type(ids).__name__} of dtype {kind}")
+        if getattr(ids, "ndim", 1) != 1:
+            raise ValueError(f"decode takes one sequence of ids (1-D), got shape {tuple(ids.shape)}; "
+                             "decode each row separately, e.g. [tok.decode(row) for row in ids]")
+        return ids.tolist()
+    if isinstance(ids, (str, bytes)):
+        raise TypeError(f"decode takes token ids, got {type(ids).__name__}; to encode text use encode()")
+    return [_index(i) for i in ids]
+
+
+def _index(i):
+    """An int for anything integer-like (numpy ints, 0-d integer tensors); anything else unchanged,
+    so the lookup reports it as an unknown id instead of truncating a float."""
+    if isinstance(i, int):
+        return i
+    try:
+        return operator.index(i)
+    except TypeError:
+        return i
 
 
 def _fix_surrogates(text: str) -> str:

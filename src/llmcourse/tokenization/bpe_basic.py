@@ -54,6 +54,17 @@ def train_naive(chunks: Iterable[Iterable[int]], num_merges: int, first_id: int 
     return merges
 
 
+def train_merges(chunks: Iterable[Iterable[int]], num_merges: int) -> dict[Pair, int]:
+    """The naive training loop as a merge table: {(a, b): idx}, idx = 256, 257, ... in merge order.
+
+    chunks: id sequences (the UTF-8 bytes of each chunk); a pair never spans two chunks.
+    Before each merge every pair of every chunk is counted again (`get_stats`), the most
+    frequent one (ties: the smallest pair, `best_pair`) becomes the next id and is merged
+    everywhere (`merge`). Stops early when no chunk has two tokens left.
+    """
+    return {pair: 256 + k for k, (pair, _) in enumerate(train_naive(chunks, num_merges))}
+
+
 def learn_merges(chunks: list[str], vocab_size: int, algorithm: str = "fast", verbose: bool = False,
                  progress: bool | None = None) -> dict[Pair, int]:
     """Train merges on text chunks up to `vocab_size` tokens (256 bytes + merges); checks the input.

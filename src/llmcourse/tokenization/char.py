@@ -12,12 +12,17 @@ real models use subword tokenizers (week 1's BPE) instead.
 
 A character outside the vocabulary is an error, unless the tokenizer was built with
 `unk=...`, a character of its vocabulary that stands in for every unseen one.
+
+It follows the course's one tokenizer protocol, the same as the byte-level BPE of 1.2:
+`encode(text) -> list[int]`, `decode(ids) -> str` (a list, or a 1-D tensor or array),
+and the `vocab_size` property; code written for one runs on the other.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -55,6 +60,8 @@ class CharTokenizer:
 
     def encode(self, text: str) -> list[int]:
         """Text -> ids. Unseen characters map to `unk`, or raise ValueError without one."""
+        if not isinstance(text, str):
+            raise TypeError(f"encode takes a str, got {type(text).__name__}; decode bytes first")
         if self.unk is not None:
             u = self.stoi[self.unk]
             return [self.stoi.get(c, u) for c in text]
@@ -68,7 +75,12 @@ class CharTokenizer:
             ) from None
 
     def decode(self, ids: Iterable[int]) -> str:
-        """Ids -> text. Ids outside the vocabulary raise ValueError."""
+        """Ids -> text: a list of ints, or a 1-D tensor/array. Ids outside the vocabulary raise ValueError."""
+        if hasattr(ids, "ndim") and ids.ndim != 1:
+            raise ValueError(f"decode takes one sequence of ids (1-D), got shape {tuple(ids.shape)}; "
+                             "decode each row of a batch separately")
+        if hasattr(ids, "tolist"):
+            ids = ids.tolist()
         out = []
         for i in ids:
             i = int(i)
@@ -78,15 +90,27 @@ class CharTokenizer:
         return "".join(out)
 
     def save(self, path: str | os.PathLike) -> Path:
+        """Write the vocabulary as JSON, atomically (a temp file renamed over `path`)."""
         path = Path(path)
-        path.write_text(json.dumps({"format": "llmcourse-char", "chars": self.chars, "unk": self.unk},
-                                   ensure_ascii=False))
+        text = json.dumps({"format": "llmcourse-char", "chars": self.chars, "unk": self.unk}, ensure_ascii=False)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         return path
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> CharTokenizer:
-        data = json.loads(Path(path).read_text())
-        if data.get("format") != "llmcourse-char":
+        """A tokenizer written by `save`; a damaged or foreign file is a ValueError saying so."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{path} is not a readable CharTokenizer file ({err}); save the tokenizer again") from None
+        if not isinstance(data, dict) or data.get("format") != "llmcourse-char" or not isinstance(data.get("chars"), list):
             raise ValueError(f"{path} is not a saved CharTokenizer")
         return cls(data["chars"], unk=data.get("unk"))
 

@@ -21,7 +21,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-__all__ = ["History", "default_loss", "estimate_loss", "lr_at", "make_optimizer", "train"]
+__all__ = ["History", "bits_per_char", "default_loss", "estimate_loss", "lr_at", "make_optimizer", "train"]
 
 Batch = tuple[torch.Tensor, ...]
 
@@ -97,6 +97,46 @@ def estimate_loss(model: nn.Module, get_batch: Callable[[], Batch], n_batches: i
     losses = [float(loss_fn(model, get_batch())) for _ in range(n_batches)]
     model.train(was_training)
     return sum(losses) / len(losses)
+
+
+@torch.no_grad()
+def bits_per_char(model: nn.Module, ids: torch.Tensor | list[int], n_chars: int, block_size: int,
+                  batch_size: int = 64) -> float:
+    """How many bits the model needs per character of a text, whatever its tokenizer.
+
+    `ids` (N,) is the text's token ids and `n_chars` its length in characters. Every token
+    i >= 1 is predicted from the min(i, block_size) tokens before it (the first has no
+    context and is not scored): -log2 p(token i | context), summed and divided by n_chars.
+    Losses per *token* cannot be compared across tokenizers (a BPE token holds several
+    characters); bits per *character* can.
+
+    The first window scores tokens 1 .. block_size - 1 at once; every later token gets a
+    window of its own (the block_size tokens before it), `batch_size` windows per forward.
+    `model(x)` must return (logits, ...) or logits, shape (B, T, V).
+    """
+    ids = torch.as_tensor(ids, dtype=torch.long)
+    if ids.dim() != 1 or len(ids) < 2:
+        raise ValueError(f"ids must be a 1-D sequence of at least 2 tokens, got shape {tuple(ids.shape)}")
+    if n_chars < 1:
+        raise ValueError(f"n_chars must be the text's length in characters (>= 1), got {n_chars}")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+
+    def logits_of(x: torch.Tensor) -> torch.Tensor:
+        out = model(x.to(device))
+        return (out[0] if isinstance(out, tuple) else out).float()  # (B, T, V)
+
+    first = ids[:block_size]  # tokens 1..len(first)-1 are predicted inside the first window
+    logp = logits_of(first[None])[0, :-1].log_softmax(-1)  # (T - 1, V)
+    nats = -logp.gather(-1, first[1:, None].to(device)).sum()
+    targets = torch.arange(min(block_size, len(ids)), len(ids))  # every later token: its own window
+    for chunk in targets.split(batch_size) if len(targets) else ():
+        windows = ids[chunk[:, None] - block_size + torch.arange(block_size)]  # (b, block_size)
+        logp = logits_of(windows)[:, -1].log_softmax(-1)  # (b, V): the last position predicts the target
+        nats -= logp.gather(-1, ids[chunk, None].to(device)).sum()
+    model.train(was_training)
+    return float(nats) / math.log(2) / n_chars
 
 
 def train(model: nn.Module, train_batch: Callable[[], Batch], steps: int, lr: float = 1e-3, *,

@@ -1,6 +1,6 @@
 """Exercises of notebook 3.2 (KV cache). Oracles: torch.cat of the old and new keys, the
 byte size of tensors allocated with the cache's shape, torch's multi-head attention over the
-whole sequence, and the course GPT's uncached `generate`."""
+whole sequence, and the course GPT's uncached `generate` (one prompt at a time)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,32 @@ def _buffers(B: int, H: int, max_len: int, hd: int, filled: int, g: torch.Genera
     return k, v
 
 
-@exercise("kv_cache.update",
+def _update_at_zero(k_cache, v_cache, k_new, v_new, pos):
+    T = k_new.shape[2]
+    k_cache[:, :, :T] = k_new  # overwrites position 0 instead of appending at pos
+    v_cache[:, :, :T] = v_new
+    return k_cache[:, :, :pos + T], v_cache[:, :, :pos + T]
+
+
+def _update_cat(k_cache, v_cache, k_new, v_new, pos):
+    if pos + k_new.shape[2] > k_cache.shape[2]:
+        raise ValueError("cache full")
+    return torch.cat([k_cache[:, :, :pos], k_new], dim=2), torch.cat([v_cache[:, :, :pos], v_new], dim=2)  # copies
+
+
+def _update_whole_buffer(k_cache, v_cache, k_new, v_new, pos):
+    end = pos + k_new.shape[2]
+    if end > k_cache.shape[2]:
+        raise ValueError("cache full")
+    k_cache[:, :, pos:end], v_cache[:, :, pos:end] = k_new, v_new
+    return k_cache, v_cache  # empty slots too: attention would read them
+
+
+@exercise("kv_cache.update", difficulty=1, minutes=10,
+          reference="llmcourse.inference.kv_cache:write_kv",
+          wrong={"writes at slot 0, overwriting the first positions": _update_at_zero,
+                 "torch.cat: copies instead of writing into the buffer": _update_cat,
+                 "returns the whole buffer, empty slots included": _update_whole_buffer},
           hint="k_cache[:, :, pos:pos + T] = k_new (same for v), then return k_cache[:, :, :pos + T] and "
                "v_cache[:, :, :pos + T] (views: no torch.cat); raise ValueError if pos + T > k_cache.shape[2]")
 def _update():
@@ -65,7 +90,23 @@ def _update():
     yield Case("overflow raises ValueError", test=overflow)
 
 
-@exercise("kv_cache.memory_bytes",
+def _bytes_no_two(n_layer, n_kv_head, head_dim, n_tokens, dtype, batch_size):
+    return n_layer * n_kv_head * head_dim * n_tokens * torch.empty((), dtype=dtype).element_size() * batch_size
+
+
+def _bytes_always_fp32(n_layer, n_kv_head, head_dim, n_tokens, dtype, batch_size):
+    return 2 * n_layer * n_kv_head * head_dim * n_tokens * 4 * batch_size  # 4 bytes whatever the dtype
+
+
+def _bytes_no_batch(n_layer, n_kv_head, head_dim, n_tokens, dtype, batch_size):
+    return 2 * n_layer * n_kv_head * head_dim * n_tokens * torch.empty((), dtype=dtype).element_size()
+
+
+@exercise("kv_cache.memory_bytes", difficulty=1, minutes=5,
+          reference="llmcourse.inference.kv_cache:kv_cache_bytes",
+          wrong={"no factor 2 for keys AND values": _bytes_no_two,
+                 "4 bytes per number whatever the dtype": _bytes_always_fp32,
+                 "one sequence, whatever the batch": _bytes_no_batch},
           hint="2 (keys and values) * n_layer * n_kv_head * head_dim * n_tokens * batch_size * bytes per number; "
                "torch.empty((), dtype=dtype).element_size() gives the bytes of one number")
 def _memory_bytes():
@@ -95,7 +136,38 @@ def _step_oracle(x, w_qkv, w_out, n_heads):
     return y.transpose(0, 1)  # (B, S, C)
 
 
-@exercise("kv_cache.attention_step",
+def _step_parts(x_new, w_qkv, k_cache, v_cache, pos, n_heads):
+    B, _, C = x_new.shape
+    hd = C // n_heads
+    q, k, v = (x_new @ w_qkv.T).split(C, dim=-1)
+    q, k, v = (t.view(B, 1, n_heads, hd).transpose(1, 2) for t in (q, k, v))
+    k_cache[:, :, pos:pos + 1], v_cache[:, :, pos:pos + 1] = k, v
+    return q, k_cache[:, :, :pos + 1], v_cache[:, :, :pos + 1], B, C
+
+
+def _step_causal(x_new, w_qkv, w_out, k_cache, v_cache, pos, n_heads):
+    q, keys, values, B, C = _step_parts(x_new, w_qkv, k_cache, v_cache, pos, n_heads)
+    y = F.scaled_dot_product_attention(q, keys, values, is_causal=True)  # top-left: the one query sees slot 0 only
+    return y.transpose(1, 2).reshape(B, 1, C) @ w_out.T
+
+
+def _step_new_only(x_new, w_qkv, w_out, k_cache, v_cache, pos, n_heads):
+    q, keys, values, B, C = _step_parts(x_new, w_qkv, k_cache, v_cache, pos, n_heads)
+    y = F.scaled_dot_product_attention(q, keys[:, :, -1:], values[:, :, -1:])  # the cache is never read
+    return y.transpose(1, 2).reshape(B, 1, C) @ w_out.T
+
+
+def _step_scale_c(x_new, w_qkv, w_out, k_cache, v_cache, pos, n_heads):
+    q, keys, values, B, C = _step_parts(x_new, w_qkv, k_cache, v_cache, pos, n_heads)
+    y = F.scaled_dot_product_attention(q, keys, values, scale=C ** -0.5)
+    return y.transpose(1, 2).reshape(B, 1, C) @ w_out.T
+
+
+@exercise("kv_cache.attention_step", difficulty=2, minutes=20,
+          reference="llmcourse.inference.kv_cache:attention_step",
+          wrong={"is_causal=True with one query: it sees slot 0 only": _step_causal,
+                 "attends over the new token only, never reading the cache": _step_new_only,
+                 "scores scaled by sqrt(C) instead of sqrt(head_dim)": _step_scale_c},
           hint="q, k, v = (x_new @ w_qkv.T).split(C, -1), each viewed as (B, 1, n_heads, hd) and transposed to "
                "(B, n_heads, 1, hd); write k, v into the caches at slot pos; attend q over k_cache[:, :, :pos + 1] "
                "(no mask needed: every cached key is in the past); merge heads and multiply by w_out.T")
@@ -138,21 +210,70 @@ def _attention_step():
     yield Case("token by token equals full causal attention", test=whole_sequence)
 
 
-def _models():
+def _models(dtype=torch.float32):
     from llmcourse.models.gpt import GPT, GPTConfig
 
     torch.manual_seed(0)  # a fixed model per case, whatever ran before
     base = dict(vocab_size=40, block_size=48, n_layer=2, n_head=4, n_embd=32)
-    yield "GPT-2 style (learned positions)", GPT(GPTConfig(**base))
-    yield "Llama style (RoPE, GQA 2 kv heads)", GPT(GPTConfig.llama_style(**base, n_kv_head=2))
-    yield "ALiBi", GPT(GPTConfig(**base, positions="alibi"))
+    yield "GPT-2 style (learned positions)", GPT(GPTConfig(**base)).to(dtype)
+    yield "Llama style (RoPE, GQA 2 kv heads)", GPT(GPTConfig.llama_style(**base, n_kv_head=2)).to(dtype)
+    yield "ALiBi", GPT(GPTConfig(**base, positions="alibi")).to(dtype)
 
 
-@exercise("kv_cache.greedy_generate",
-          hint="cache = KVCache.for_model(model, batch_size=B); logits, _ = model(idx, cache=cache, start_pos=0) for "
-               "the prompt; then repeatedly take argmax of logits[:, -1], append it, and run ONLY that token with "
-               "start_pos = number of tokens already in the cache")
-def _greedy_generate():
+def _same_tokens(got, want):
+    if not isinstance(got, torch.Tensor):
+        return f"expected a tensor of token ids (B, T + n), got {type(got).__name__}"
+    if got.shape != want.shape:
+        return f"shape {tuple(got.shape)}, expected (B, T + n) = {tuple(want.shape)}"
+    if torch.equal(got, want):
+        return None
+    first = int((got != want).nonzero()[0, 1])
+    return f"tokens differ from model.generate's from position {first} on: got {got[0].tolist()}, expected {want[0].tolist()}"
+
+
+def _generate_without_cache(model, idx, max_new_tokens, temperature=1.0, top_k=None, generator=None):
+    return model.generate(idx, max_new_tokens, temperature=temperature, top_k=top_k, generator=generator)
+
+
+def _generate_off_by_one(model, idx, max_new_tokens, temperature=1.0, top_k=None, generator=None):
+    from llmcourse.inference.kv_cache import KVCache
+    from llmcourse.inference.sampling import sample_next
+
+    cache = KVCache.for_model(model, batch_size=idx.shape[0])
+    with torch.no_grad():
+        logits, _ = model(idx, cache=cache, start_pos=0)
+        out = idx
+        for _ in range(max_new_tokens):
+            next_id = sample_next(logits[:, -1], temperature, top_k, generator)
+            out = torch.cat([out, next_id], dim=1)
+            if out.shape[1] < model.config.block_size:
+                logits, _ = model(next_id, cache=cache, start_pos=out.shape[1])  # one position too far
+    return out
+
+
+def _generate_rerun_prompt(model, idx, max_new_tokens, temperature=1.0, top_k=None, generator=None):
+    from llmcourse.inference.kv_cache import KVCache
+    from llmcourse.inference.sampling import sample_next
+
+    out = idx
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            cache = KVCache.for_model(model, batch_size=idx.shape[0])  # a fresh cache every step: nothing reused
+            logits, _ = model(out, cache=cache, start_pos=0)
+            out = torch.cat([out, sample_next(logits[:, -1], temperature, top_k, generator)], dim=1)
+    return out
+
+
+@exercise("kv_cache.generate", difficulty=2, minutes=20,
+          reference="llmcourse.inference.kv_cache:generate_cached",
+          wrong={"no cache: model.generate recomputes everything": _generate_without_cache,
+                 "start_pos one too far (the number of tokens so far)": _generate_off_by_one,
+                 "a new cache every step, the whole sequence again": _generate_rerun_prompt},
+          hint="cache = MyKVCache(model, B, T + n - 1) (or KVCache.for_model(model, batch_size=B)); "
+               "logits, _ = model(idx, cache=cache, start_pos=0) for the prompt; then n times: next = "
+               "sample_next(logits[:, -1], temperature, top_k, generator), append it, and run ONLY that token: "
+               "model(next, cache=cache, start_pos=number of tokens already in the cache)")
+def _generate():
     g = torch.Generator().manual_seed(1)
     with torch.random.fork_rng(devices=[]):
         models = list(_models())
@@ -161,6 +282,96 @@ def _greedy_generate():
         for B, T, n in ((1, 4, 12), (3, 2, 20)):
             idx = torch.randint(model.config.vocab_size, (B, T), generator=g)
             expected = model.generate(idx, n, temperature=0)  # the oracle: no cache, whole sequence every step
-            yield Case(f"{label}, batch {B}, {n} tokens", args=(model, idx, n), expected=expected,
-                       compare=lambda got, want: None if torch.equal(got, want) else
-                       f"tokens differ from model.generate(temperature=0): got {got.tolist()}, expected {want.tolist()}")
+            yield Case(f"{label}, greedy, batch {B}, {n} tokens", args=(model, idx, n), kwargs=dict(temperature=0.0),
+                       expected=expected, compare=_same_tokens)
+
+    def sampling(fn):
+        model = models[1][1]
+        idx = torch.randint(40, (2, 3), generator=g)
+        want = model.generate(idx, 15, temperature=0.8, top_k=10, generator=torch.Generator().manual_seed(5))
+        got = fn(model, idx, 15, temperature=0.8, top_k=10, generator=torch.Generator().manual_seed(5))
+        msg = _same_tokens(got, want)
+        assert msg is None, f"sampling with the same generator: {msg} (draw with sample_next(logits[:, -1], " \
+                            "temperature, top_k, generator), one draw per step)"
+
+    def each_token_once(fn):
+        model = models[1][1]
+        seen: list[int] = []
+        hook = model.register_forward_pre_hook(
+            lambda m, args, kwargs: seen.append((args[0] if args else kwargs["idx"]).shape[1]), with_kwargs=True)
+        try:
+            fn(model, torch.randint(40, (1, 5), generator=g), 10, temperature=0.0)
+        finally:
+            hook.remove()
+        assert sum(seen) <= 5 + 10 - 1 and seen[0] == 5, \
+            f"the model ran on {seen} tokens per call: with a cache the prompt (5 tokens) runs once, then each new " \
+            "token once (1 per call), 14 token-forwards in all"
+
+    yield Case("sampling: same draws as model.generate with the same generator", test=sampling)
+    yield Case("each token runs through the model once", test=each_token_once)
+
+
+# ----------------------------------------------------------------------------- stretch: a batch of prompts
+def _pad_right(model, prompts, max_new_tokens, pad_id=0):
+    from llmcourse.inference.kv_cache import generate_cached
+
+    P = max(len(p) for p in prompts)
+    idx = torch.tensor([list(p) + [pad_id] * (P - len(p)) for p in prompts])  # right padding
+    return generate_cached(model, idx, max_new_tokens, temperature=0)[:, P:].tolist()
+
+
+def _pad_no_mask(model, prompts, max_new_tokens, pad_id=0):
+    from llmcourse.inference.kv_cache import generate_cached
+
+    P = max(len(p) for p in prompts)
+    idx = torch.tensor([[pad_id] * (P - len(p)) + list(p) for p in prompts])  # left padding, but pads are attended
+    return generate_cached(model, idx, max_new_tokens, temperature=0)[:, P:].tolist()
+
+
+def _one_by_one(model, prompts, max_new_tokens, pad_id=0):
+    from llmcourse.inference.kv_cache import generate_cached
+
+    out = []
+    for p in prompts:  # correct tokens, but no batch: as slow as before
+        out.append(generate_cached(model, torch.tensor([list(p)]), max_new_tokens, temperature=0)[0, len(p):].tolist())
+    return out
+
+
+@exercise("kv_cache.batch_generate", difficulty=3, minutes=35, stretch=True,
+          reference="llmcourse.inference.batch_generate:generate_batch",
+          wrong={"right padding: rows' last tokens in different columns": _pad_right,
+                 "left padding without an attention mask": _pad_no_mask,
+                 "one prompt at a time (no batch)": _one_by_one},
+          hint="left-pad to the longest prompt P; attention_mask (B, P) = 1 on real tokens; prefill model(idx, "
+               "attention_mask=mask, cache=cache, start_pos=0); then per step append a column of ones to the mask "
+               "and run the B new tokens at start_pos = P + step; return each row's new tokens as a list")
+def _batch_generate():
+    g = torch.Generator().manual_seed(3)
+    with torch.random.fork_rng(devices=[]):
+        models = [m for m in _models(torch.float64) if "learned" not in m[0]]  # left padding needs relative positions
+        for _, model in models:  # larger weights than GPT-2's init: varied tokens, so attending to pads shows
+            with torch.no_grad():
+                for name, p in model.named_parameters():
+                    p.normal_(1.0 if "norm" in name else 0.0, 0.1 if "norm" in name else p.shape[-1] ** -0.5)
+    for label, model in models:
+        model.eval()
+        prompts = [torch.randint(6, 40, (n,), generator=g).tolist() for n in (5, 1, 3, 5)]
+        expected = [model.generate(torch.tensor([p]), 16, temperature=0)[0, len(p):].tolist() for p in prompts]
+        yield Case(f"{label}: prompts of 5, 1, 3, 5 tokens", args=(model, prompts, 16), kwargs=dict(pad_id=0),
+                   expected=expected,
+                   compare=lambda got, want: None if [list(map(int, r)) for r in got] == want else
+                   f"got {[list(map(int, r)) for r in got]}, expected each prompt's own greedy continuation {want}")
+
+    def batched(fn):
+        model = models[0][1]
+        seen: list[int] = []
+        hook = model.register_forward_pre_hook(
+            lambda m, args, kwargs: seen.append((args[0] if args else kwargs["idx"]).shape[0]), with_kwargs=True)
+        try:
+            fn(model, [[7, 8, 9], [10], [11, 12]], 6, pad_id=0)
+        finally:
+            hook.remove()
+        assert seen and all(b == 3 for b in seen), \
+            f"the model was called with batches of {sorted(set(seen))} rows: run all 3 prompts together in every call"
+
+    yield Case("all prompts in one batch", test=batched)
