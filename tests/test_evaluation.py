@@ -83,6 +83,25 @@ def test_contamination_flags_items_copied_from_training_text():
         NgramIndex({"a": "b"}, n=1)
 
 
+def test_evaluation_texts_feed_week_5_decontamination():
+    from llmcourse.evaluation import course_benchmark, evaluation_texts
+    from llmcourse.evaluation.contamination import item_text
+    from llmcourse.finetuning import decontaminate, evaluation_sets
+
+    texts = evaluation_texts()
+    assert all(isinstance(v, list) and all(isinstance(t, str) for t in v) for v in texts.values())
+    smoke = course_benchmark("smoke")
+    assert {f"course-bench/{i.category}" for i in smoke} == set(texts)
+    assert all(item_text(i) in texts[f"course-bench/{i.category}"] for i in smoke)
+    sets = evaluation_sets()  # week 5's gatherer picks ours up
+    assert set(texts) <= set(sets)
+    math_item = next(i for i in smoke if i.category == "math" and i.language == "en")
+    leaked = f"Question: {math_item.prompt}\nAnswer: {math_item.reference}"
+    clean = "Write a haiku about the monsoon arriving over the rice fields of Java in the morning light."
+    keep, dropped = decontaminate([clean, leaked], sets, n=8)
+    assert keep == [0] and dropped and set(dropped) <= {"course-bench/math", "course-bench/math-choice"}
+
+
 # ----------------------------------------------------------------------------- code grading
 @settings(max_examples=200, deadline=None)
 @given(n=st.integers(1, 60), data=st.data())

@@ -15,7 +15,7 @@ from llmcourse.evaluation.code_eval import (
     check_completion, evaluate_completions, humaneval_program, pass_at_k, truncate_completion,
 )
 from llmcourse.evaluation.contamination import NgramIndex, contamination_report
-from llmcourse.evaluation.course_bench import course_benchmark, training_texts
+from llmcourse.evaluation.course_bench import course_benchmark, evaluation_texts, training_texts
 from llmcourse.evaluation.irt import IRT2PL, fit_ability, fit_irt
 from llmcourse.evaluation.judge import Judge, judge_report, self_consistency
 from llmcourse.evaluation.lite import (
@@ -39,7 +39,7 @@ __all__ = [
     "BenchmarkError", "CourseGPTLM", "EvalLM", "HFLM", "IRT2PL", "Item", "Judge", "LlamaCppLM", "MathProblem",
     "NgramIndex", "RunResult", "VoteStore", "accuracy_matrix", "anchor_subset", "bootstrap_ci", "bootstrap_ratings",
     "bradley_terry", "bt_ratings", "check_completion", "contamination_report", "corpus_bleu", "course_benchmark",
-    "elo_ratings", "embedding_similarity", "estimate_scores", "evaluate_completions", "evaluate_lm", "exact_match",
+    "elo_ratings", "embedding_similarity", "evaluation_texts", "estimate_scores", "evaluate_completions", "evaluate_lm", "exact_match",
     "extract_answer", "few_shot_prompt", "fit_ability", "fit_irt", "humaneval_program", "irt_subset",
     "is_equivalent", "items_hash", "judge_report", "lcs_length", "leaderboard", "lite_eval_experiment",
     "load_eval_lm", "math_problems", "metric_correlations", "parse_number", "pass_at_k", "perplexity",

@@ -32,7 +32,7 @@ from collections import Counter
 
 from llmcourse.evaluation.benchmark import Item
 
-__all__ = ["course_benchmark", "training_texts", "pydocs_split", "CATEGORY_SIZES"]
+__all__ = ["course_benchmark", "evaluation_texts", "training_texts", "pydocs_split", "CATEGORY_SIZES"]
 
 CATEGORY_SIZES = {  # items per category, per profile
     "smoke": dict(language=70, shakespeare=40, translation=40, python=40, pydocs=40, math_choice=30, math=9, code=4),
@@ -255,6 +255,26 @@ def course_benchmark(profile: str = "smoke", sizes: dict | None = None, seed: in
              + _translation_items(n["translation"], rng) + _python_items(n["python"], rng)
              + _pydocs_items(n["pydocs"], rng) + _math_items(n["math_choice"], n["math"]) + _code_items(n["code"]))
     return items
+
+
+def evaluation_texts(profiles: tuple[str, ...] = ("smoke", "laptop")) -> dict[str, list[str]]:
+    """The texts the course benchmark tests a model on, by category: `{"course-bench/math": [...], ...}`.
+
+    Each text is an item's prompt followed by its reference answer (what a model could
+    memorise). Week 5 drops instruction data sharing an n-gram with any of them
+    (`llmcourse.finetuning.evaluation_sets`). Every profile's benchmark is included: their
+    items differ, and training data must be clean of all of them.
+    """
+    from llmcourse.evaluation.contamination import item_text
+
+    texts: dict[str, list[str]] = {}
+    for profile in profiles:
+        for item in course_benchmark(profile):
+            bucket = texts.setdefault(f"course-bench/{item.category}", [])
+            text = item_text(item)
+            if text not in bucket:
+                bucket.append(text)
+    return texts
 
 
 def training_texts(pretrain_chars: int = 600_000) -> dict[str, str]:
