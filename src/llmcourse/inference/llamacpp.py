@@ -46,7 +46,14 @@ class Timing:
 
 
 def default_threads() -> int:
-    return max(1, os.cpu_count() or 1)
+    """Threads for llama.cpp: half the CPUs this process may use, as llama-cpp-python's own default.
+
+    llama.cpp's threads wait for each other at every layer by spinning; with one thread per
+    core, any other busy process (a notebook kernel, a second model) stalls them all: on a
+    loaded 2-core machine 32 tokens took 4-6 s with 2 threads and 1 s with 1.
+    """
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cpus // 2)
 
 
 def load_llama(gguf: Path, n_ctx: int = 2048, logits_all: bool = False, n_threads: int | None = None):
@@ -55,7 +62,8 @@ def load_llama(gguf: Path, n_ctx: int = 2048, logits_all: bool = False, n_thread
     if not Path(gguf).is_file():
         raise FileNotFoundError(f"no GGUF at {gguf}; llmcourse.assets.gemma_gguf_path() assembles Gemma's")
     return llama_cpp.Llama(model_path=str(gguf), n_ctx=n_ctx, logits_all=logits_all,
-                           n_threads=n_threads or default_threads(), verbose=False, seed=0)
+                           n_threads=n_threads or default_threads(), n_threads_batch=n_threads or default_threads(),
+                           verbose=False, seed=0)
 
 
 def llamacpp_logits(llm, token_ids: list[int]) -> np.ndarray:
@@ -184,7 +192,7 @@ class LlamaServer:
             return self  # already running
         cmd = [sys.executable, "-c", _WATCHDOG, str(os.getpid()), "--model", str(self.gguf), "--host", "127.0.0.1",
                "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--model_alias", self.model_name,
-               "--n_threads", str(default_threads())]
+               "--n_threads", str(default_threads()), "--n_threads_batch", str(default_threads())]
         # the server logs a lot; a file (not a pipe nobody reads) keeps it from blocking
         self.log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)
         try:
