@@ -21,7 +21,7 @@ def run(b: Bench) -> None:
 
     model, tok = load_lm("gemma-3-270m", device="cpu")
     gguf = gemma_gguf_path()
-    llm = load_llama(gguf, n_ctx=512)
+    llm = load_llama(gguf, n_ctx=512, n_threads=torch.get_num_threads())  # the same threads as torch
 
     def timed(label: str, fn) -> None:
         fn()  # warm-up
@@ -31,7 +31,7 @@ def run(b: Bench) -> None:
 
     timed("transformers", lambda: hf_generate_timed(model, tok, PROMPT, NEW_TOKENS))
     timed("llama.cpp in-process", lambda: llamacpp_generate_timed(llm, PROMPT, NEW_TOKENS))
-    with LlamaServer(gguf, n_ctx=512) as server:
+    with LlamaServer(gguf, n_ctx=512, n_threads=torch.get_num_threads()) as server:
         timed("llama.cpp server", lambda: openai_generate_timed(server.base_url, server.model_name, PROMPT,
                                                                 NEW_TOKENS))
     b.ratio("llama.cpp / transformers decode", "llama.cpp in-process decode", "transformers decode")

@@ -525,7 +525,7 @@ reliable, why_not = cfg.timing_is_reliable()
 if not reliable:
     print("⚠", why_not)
 prompt = PROMPTS["English"]
-llm = load_llama(gguf, n_ctx=512)
+llm = load_llama(gguf, n_ctx=512, n_threads=torch.get_num_threads())  # the same threads as torch
 runs = {"transformers": lambda: hf_generate_timed(gemma, gemma_tok, prompt, BENCH_TOKENS),
         "llama.cpp (in-process)": lambda: llamacpp_generate_timed(llm, prompt, BENCH_TOKENS)}
 timings = {name: [] for name in runs}
@@ -534,7 +534,7 @@ for name, fn in runs.items():
         fn()
     for _ in tqdm(range(BENCH_REPEATS), desc=name):
         timings[name].append(fn())
-with LlamaServer(gguf, n_ctx=512) as server:
+with LlamaServer(gguf, n_ctx=512, n_threads=torch.get_num_threads()) as server:
     name = "llama.cpp server (OpenAI API)"
     if WARM_UP:
         openai_generate_timed(server.base_url, server.model_name, prompt, 4)

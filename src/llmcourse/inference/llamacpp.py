@@ -169,16 +169,19 @@ class LlamaServer:
     `port=None` picks a free port; a port that is taken is an error that says so. A server
     dies with the Python process that started it, even without `stop()` (a watchdog in the
     server process checks its parent; `atexit` stops it on a normal exit), and a start that
-    fails leaves no log file behind.
+    fails leaves no log file behind. `n_threads` defaults to `default_threads()`; a speed
+    comparison with torch passes torch's own thread count.
     """
 
-    def __init__(self, gguf: Path, port: int | None = None, n_ctx: int = 2048, startup_timeout: float = 120.0):
+    def __init__(self, gguf: Path, port: int | None = None, n_ctx: int = 2048, startup_timeout: float = 120.0,
+                 n_threads: int | None = None):
         require("llama_cpp", "llama-cpp-python[server]")
         require("uvicorn", "llama-cpp-python[server]")
         if port is not None and not port_free(port):
             raise OSError(f"port {port} on 127.0.0.1 is already in use; stop what runs there or pass port=None "
                           "to pick a free one")
         self.gguf, self.port, self.n_ctx, self.timeout = Path(gguf), port or free_port(), n_ctx, startup_timeout
+        self.n_threads = n_threads or default_threads()
         self.proc: subprocess.Popen | None = None
         self.log = None
         self.model_name = self.gguf.stem
@@ -192,7 +195,7 @@ class LlamaServer:
             return self  # already running
         cmd = [sys.executable, "-c", _WATCHDOG, str(os.getpid()), "--model", str(self.gguf), "--host", "127.0.0.1",
                "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--model_alias", self.model_name,
-               "--n_threads", str(default_threads()), "--n_threads_batch", str(default_threads())]
+               "--n_threads", str(self.n_threads), "--n_threads_batch", str(self.n_threads)]
         # the server logs a lot; a file (not a pipe nobody reads) keeps it from blocking
         self.log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)
         try:
