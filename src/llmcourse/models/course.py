@@ -84,11 +84,11 @@ def course_tokens(tok, chars_per_source: int, val_fraction: float = 0.1, seed: i
     return torch.tensor(train, dtype=torch.long), torch.tensor(val, dtype=torch.long)
 
 
-def reference_course_tokenizer():
+def reference_course_tokenizer(profile: str | None = None):
     """The course tokenizer trained the way 1.2 trains it (GPT-4-pattern BPE, multilingual sample)."""
     from llmcourse.tokenization.course_tokenizer import train_course_tokenizer
 
-    return train_course_tokenizer(course_tokenizer_vocab())
+    return train_course_tokenizer(course_tokenizer_vocab(profile))
 
 
 def _train_reference(steps: int, chars: int, seed: int = 0, batch: int = 16) -> dict:

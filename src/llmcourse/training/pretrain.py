@@ -37,8 +37,11 @@ __all__ = ["PRESETS", "PretrainConfig", "PretrainResult", "build_model", "course
 from llmcourse.training.presets import PRESETS, RUN_ONLY, PretrainConfig, make_config  # noqa: E402
 
 # ----------------------------------------------------------------------------- data
-def course_shards(config: PretrainConfig, say=print) -> Path:
-    """The course text (Shakespeare + seven languages) tokenised with the course tokenizer, in the cache."""
+def course_shards(config: PretrainConfig, say=print, profile: str | None = None) -> Path:
+    """The course text (Shakespeare + seven languages) tokenised with the course tokenizer, in the cache.
+
+    `profile` picks whose course tokenizer (default: the running profile's).
+    """
     from llmcourse.assets.artifacts import load_artifact
     from llmcourse.assets.registry import asset_dir
     from llmcourse.data.shards import read_manifest, tokenizer_fingerprint, write_shards
@@ -49,7 +52,8 @@ def course_shards(config: PretrainConfig, say=print) -> Path:
 
         tok = get_encoding("gpt2")
     else:
-        tok = load_artifact("course-tokenizer", fallback=reference_course_tokenizer, quiet=True)
+        tok = load_artifact("course-tokenizer", fallback=lambda: reference_course_tokenizer(profile), profile=profile,
+                            quiet=True)
     fp = tokenizer_fingerprint(tok).replace(":", "-")
     folder = asset_dir("data", "course-shards", f"{fp}-{config.data_chars}")
     try:

@@ -40,9 +40,12 @@ def recipe_val_loss(recipe: dict, tokens: int = RECIPE_TOKENS, seed: int = 0) ->
     steps = tokens // (kw["batch_size"] * PRESETS["smoke"]["block_size"])
     if steps < 1:
         raise ValueError(f"batch_size {kw['batch_size']} leaves no step in a budget of {tokens} tokens")
+    from llmcourse.training.pretrain import course_shards, pretrain
+
+    # the smoke profile's tokenizer and shards in every profile: the target is a fixed yardstick
+    data = course_shards(make_config("smoke"), say=lambda *_: None, profile="smoke")
     config = make_config("smoke", steps=steps, micro_batch=min(8, kw["batch_size"]), eval_every=steps,
-                         ckpt_every=0, eval_batches=4, seed=seed, progress=False, **kw)
-    from llmcourse.training.pretrain import pretrain
+                         ckpt_every=0, eval_batches=4, seed=seed, progress=False, data=str(data), **kw)
 
     with tempfile.TemporaryDirectory(prefix="recipe-") as tmp:
         res = pretrain(config, tmp, say=lambda *_: None)
