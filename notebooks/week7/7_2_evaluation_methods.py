@@ -42,8 +42,8 @@ cfg = setup("7.2")
 # ## Knobs
 
 # %%
-N_PAIRS = cfg.pick(smoke=4, laptop=120)  # English→Indonesian phrases, each with ~6 candidate translations
-N_JUDGE = cfg.pick(smoke=3, laptop=80)  # (good, bad) translation pairs the LLM judge compares, both orders
+N_PAIRS = cfg.pick(smoke=3, laptop=120)  # English→Indonesian phrases, each with ~6 candidate translations
+N_JUDGE = cfg.pick(smoke=2, laptop=80)  # (good, bad) translation pairs the LLM judge compares, both orders
 N_SC = cfg.pick(smoke=2, laptop=24)  # word problems for self-consistency
 SC_SAMPLES = cfg.pick(smoke=3, laptop=7)  # samples per problem
 N_RATERS = cfg.pick(smoke=4, laptop=12)  # simulated raters voting through the app

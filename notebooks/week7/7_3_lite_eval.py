@@ -20,7 +20,7 @@
 #
 # We need many real models of different ability, each evaluated on every item: a
 # **population** of course GPTs (three sizes, two seeds, four checkpoints along training,
-# int8 and int4 quantised copies) plus Gemma 3 270M, and your own checkpoints from weeks
+# int8 and int4 quantised copies) plus Gemma 3 270M (laptop profile and up), and your own checkpoints from weeks
 # 4-6 when you made them. Then four ways to choose a subset — random, stratified, anchor
 # points, item response theory (IRT) — and, for each subset size, how well the subset's
 # estimate matches the full score (mean absolute error, points) and ranks the models
@@ -321,7 +321,7 @@ lite_time = full_time * min(LITE, N) / N
 factor = full_time / lite_time
 cfg.say(f"Scoring all {M} models on all {N} items took {full_time:.0f} s when the population was built; "
         f"{min(LITE, N)} items would take about {lite_time:.0f} s ({factor:.1f}x less). "
-        f"The slowest model (Gemma, {secs.max():.0f} s) dominates.")
+        f"The slowest model ({secs.idxmax()}, {secs.max():.0f} s) takes {secs.max() / full_time:.0%} of it.")
 
 # %% [markdown]
 # The subset `llmcourse eval --suite lite` uses: the best method's choice on *all* models,

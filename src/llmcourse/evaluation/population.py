@@ -10,7 +10,7 @@ Offline we make them ourselves, deterministically:
 * the last checkpoint of each size quantised two ways: int8 dynamic quantisation
   (torch.ao, weights int8, activations quantised on the fly) and 4-bit round-to-nearest
   with one scale per group of 32 weights (the 6.2 recipe), dequantised for running;
-* Gemma 3 270M, offline, far larger than the rest.
+* Gemma 3 270M, offline, far larger than the rest (laptop and larger profiles).
 
 Every model answers every "choice" item of the benchmark (one batched log-likelihood pass
 each); the result, a (models x items) 0/1 matrix with each model's facts and timing, is
@@ -29,11 +29,12 @@ import torch
 __all__ = ["POPULATION", "evaluate_population", "learner_lms", "quantize_int4_rtn", "quantize_int8_dynamic",
            "reference_eval_population", "train_checkpoints"]
 
-POPULATION = {  # per profile: sizes (n_layer, n_head, n_kv_head, n_embd), seeds, checkpoint steps, batch, context
+POPULATION = {  # per profile: sizes (n_layer, n_head, n_kv_head, n_embd), seeds, checkpoint steps, batch, context;
+    # gemma: add Gemma 3 270M (its pass over every item costs about 90 s on 2 cores, too much for smoke)
     "smoke": dict(sizes={"xs": (1, 2, 1, 32), "s": (2, 4, 2, 64), "m": (3, 4, 2, 96)}, seeds=(0, 1),
-                  steps=(10, 40, 120, 300), batch=16, block=64, chars=30_000),
+                  steps=(10, 40, 100, 200), batch=16, block=64, chars=30_000, gemma=False),
     "laptop": dict(sizes={"xs": (1, 2, 1, 64), "s": (2, 4, 2, 128), "m": (4, 4, 2, 128)}, seeds=(0, 1),
-                   steps=(50, 200, 600, 1500), batch=16, block=128, chars=300_000),
+                   steps=(50, 200, 600, 1500), batch=16, block=128, chars=300_000, gemma=True),
 }
 
 
@@ -139,6 +140,8 @@ def reference_eval_population() -> dict:
                     lms[name] = CourseGPTLM(fn(last), tok, name=name, batch_size=64)
                     facts[name] = {**facts[f"gpt-{size_name}-seed{seed}-step{max(ckpts)}"], "quant": quant}
     try:
+        if not plan["gemma"]:
+            raise RuntimeError(f"not in the {profile} profile's population")
         from llmcourse.assets import load_lm
 
         gemma, gtok = load_lm("gemma-3-270m", device="cpu")
