@@ -76,14 +76,11 @@ print("timings are reliable" if reliable else f"NOTE: {why}")
 
 # %%
 from llmcourse.assets.artifacts import last_source, load_artifact
-from llmcourse.models.course import reference_pretrained_gpt
 
-try:
-    from llmcourse.finetuning import reference_sft_gpt
+from llmcourse.finetuning import reference_sft_gpt
 
-    art, which = load_artifact("course-gpt-sft", fallback=reference_sft_gpt), "course-gpt-sft"
-except ImportError:
-    art, which = load_artifact("course-gpt-pretrained", fallback=reference_pretrained_gpt), "course-gpt-pretrained"
+which = "course-gpt-sft"
+art = load_artifact(which, fallback=reference_sft_gpt)
 model, tok = art["model"].eval(), art["tokenizer"]
 model.set_attn_impl("sdpa")
 cfg.say(f"Using **{which}** ({last_source(which)}): {model.config.n_layer} layers, width {model.config.n_embd}, "

@@ -61,14 +61,12 @@ print("timings are reliable" if reliable else f"NOTE: {why}")
 
 # %%
 from llmcourse.assets.artifacts import last_source, load_artifact
-from llmcourse.models.course import course_text, reference_pretrained_gpt
+from llmcourse.models.course import course_text
 
-try:
-    from llmcourse.finetuning import reference_sft_gpt
+from llmcourse.finetuning import reference_sft_gpt
 
-    art, which = load_artifact("course-gpt-sft", fallback=reference_sft_gpt), "course-gpt-sft"
-except ImportError:
-    art, which = load_artifact("course-gpt-pretrained", fallback=reference_pretrained_gpt), "course-gpt-pretrained"
+which = "course-gpt-sft"
+art = load_artifact(which, fallback=reference_sft_gpt)
 model, tok = art["model"].eval(), art["tokenizer"]
 model.set_attn_impl("sdpa")
 c = model.config
