@@ -121,16 +121,17 @@ def test_server_dies_with_the_process_that_started_it(how):
     assert port_free(port), f"port {port} is still held"
 
 
-def test_failed_start_leaves_no_log_file(tmp_path):
-    import glob
+def test_failed_start_leaves_no_log_file(tmp_path, monkeypatch):
     import tempfile
 
+    # a private temp dir: servers started by tests on other workers log to the shared one
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(logs))
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(b"GGUF not really a model")
-    pattern = str(Path(tempfile.gettempdir()) / "llama-server-*.log")
-    before = set(glob.glob(pattern))
     server = LlamaServer(bad, n_ctx=64, startup_timeout=60)
     with pytest.raises((RuntimeError, TimeoutError)):
         server.start()
-    assert set(glob.glob(pattern)) - before == set(), "a failed start left its log file behind"
+    assert list(logs.glob("llama-server-*.log")) == [], "a failed start left its log file behind"
     assert server.proc is None
