@@ -45,6 +45,15 @@ def test_bradley_terry_equals_choix(alpha):
     np.testing.assert_allclose(ours, theirs, atol=1e-7)
 
 
+def test_bradley_terry_equals_choix_when_a_model_almost_never_loses():
+    # the case MM crawls through (thousands of steps): one model loses 1 game in 40, a small prior
+    choix = pytest.importorskip("choix")
+    pairs = [(0, 1)] * 20 + [(0, 2)] * 19 + [(2, 0)] + [(1, 2)] * 6 + [(2, 1)] * 4 + [(3, 1), (1, 3), (2, 3)]
+    ours = bradley_terry(4, pairs, alpha=0.01)
+    theirs = choix.mm_pairwise(4, pairs, alpha=0.01, tol=1e-13, max_iter=1_000_000)
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
 def test_bradley_terry_equals_a_logistic_regression_on_the_same_votes():
     from sklearn.linear_model import LogisticRegression
 

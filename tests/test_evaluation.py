@@ -179,6 +179,14 @@ def test_exact_match_bleu_chrf_and_correlations():
     assert rows[0]["metric"] == "good" and rows[0]["auc"] == 1.0 and rows[1]["auc"] == 0.5
     with pytest.raises(ValueError, match="both 0 and 1"):
         metric_correlations({"m": [1, 2]}, [1, 1])
+    # a slow metric that scored only some outputs is measured on those (and says how many)
+    nan = float("nan")
+    rows = {r["metric"]: r for r in metric_correlations(
+        {"partial": [0.9, nan, 0.1, nan, 0.95], "all right": [1, 1, nan, nan, nan]}, [1, 1, 0, 0, 0])}
+    assert rows["partial"]["n"] == 3 and rows["partial"]["auc"] == 0.5  # right beats 0.1, loses to 0.95
+    assert rows["all right"]["n"] == 2 and rows["all right"]["auc"] != rows["all right"]["auc"]  # NaN: one class
+    with pytest.raises(ValueError, match="3 scores for 4"):
+        metric_correlations({"m": [1, 2, 3]}, [1, 0, 1, 0])
 
 
 # ----------------------------------------------------------------------------- runner, judge, CLI

@@ -19,7 +19,7 @@
 # benchmark and our models?
 #
 # We need many real models of different ability, each evaluated on every item: a
-# **population** of course GPTs (three sizes, two seeds, four checkpoints along training,
+# **population** of course GPTs (three sizes — two in smoke — two seeds, four checkpoints along training,
 # int8 and int4 quantised copies) plus Gemma 3 270M (laptop profile and up), and your own checkpoints from weeks
 # 4-6 when you made them. Then four ways to choose a subset — random, stratified, anchor
 # points, item response theory (IRT) — and, for each subset size, how well the subset's
@@ -48,8 +48,8 @@ LITE = 100  # the subset size `llmcourse eval --suite lite` uses
 # %% [markdown]
 # ## 1. The population
 #
-# Building it trains 12 course GPTs and scores 31 models on every multiple-choice item; it
-# is done once and cached (`eval-population`). Your own models (week 4's checkpoints and
+# Building it trains 12 course GPTs (8 in the smoke profile: two sizes) and scores 31 models
+# (20 in smoke) on every multiple-choice item; it is done once and cached (`eval-population`). Your own models (week 4's checkpoints and
 # pre-trained GPT, week 5's fine-tune) are scored now and added.
 
 # %%

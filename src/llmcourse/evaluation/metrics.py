@@ -133,17 +133,26 @@ def metric_correlations(scores: dict[str, Sequence[float]], correct: Sequence[in
 
     Pass scores where higher should mean better (give minus the perplexity, for instance).
     AUC = the chance that a correct output outscores an incorrect one (0.5 = no better than a coin).
+    A slow metric may score only some outputs: NaN marks the others, and its row is measured on
+    the `n` it scored (NaN where those are all right or all wrong).
     """
     from scipy.stats import spearmanr
     from sklearn.metrics import roc_auc_score
 
-    y = np.asarray(correct)
-    if len(set(y.tolist())) < 2:
+    y_all = np.asarray(correct)
+    if len(set(y_all.tolist())) < 2:
         raise ValueError("correctness must contain both 0 and 1 to correlate with")
     rows = []
     for name, values in scores.items():
         v = np.asarray(values, dtype=float)
+        if v.shape != y_all.shape:
+            raise ValueError(f"metric {name!r} has {v.size} scores for {y_all.size} outputs")
+        seen = ~np.isnan(v)
+        v, y = v[seen], y_all[seen]
+        if len(set(y.tolist())) < 2:
+            rows.append({"metric": name, "spearman": math.nan, "auc": math.nan, "n": int(seen.sum())})
+            continue
         rho = float(spearmanr(v, y).statistic) if np.std(v) > 0 else 0.0
         auc = float(roc_auc_score(y, v)) if np.std(v) > 0 else 0.5
-        rows.append({"metric": name, "spearman": rho, "auc": auc})
-    return sorted(rows, key=lambda r: -abs(r["spearman"]))
+        rows.append({"metric": name, "spearman": rho, "auc": auc, "n": int(seen.sum())})
+    return sorted(rows, key=lambda r: -abs(r["spearman"]) if r["spearman"] == r["spearman"] else 1.0)

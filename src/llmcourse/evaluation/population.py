@@ -4,7 +4,7 @@ Lite-eval (7.3) asks whether a small subset of items ranks models like the full
 benchmark does. That needs many real models of different ability, evaluated on every item.
 Offline we make them ourselves, deterministically:
 
-* the course GPT (Llama-style, the learner's course tokenizer) in three sizes, two seeds
+* the course GPT (Llama-style, the learner's course tokenizer) in three sizes (two in smoke), two seeds
   each, trained on the course text (week 4's pre-training data) with a checkpoint kept at
   four points along training — weak early checkpoints, stronger late ones;
 * the last checkpoint of each size quantised two ways: int8 dynamic quantisation
@@ -31,8 +31,8 @@ __all__ = ["POPULATION", "evaluate_population", "learner_lms", "quantize_int4_rt
 
 POPULATION = {  # per profile: sizes (n_layer, n_head, n_kv_head, n_embd), seeds, checkpoint steps, batch, context;
     # gemma: add Gemma 3 270M (its pass over every item costs about 90 s on 2 cores, too much for smoke)
-    "smoke": dict(sizes={"xs": (1, 2, 1, 32), "s": (2, 4, 2, 64), "m": (3, 4, 2, 96)}, seeds=(0, 1),
-                  steps=(10, 40, 100, 200), batch=16, block=64, chars=30_000, gemma=False),
+    "smoke": dict(sizes={"xs": (1, 2, 1, 32), "s": (2, 4, 2, 64)}, seeds=(0, 1),  # 20 models in about 20 s
+                  steps=(10, 30, 60, 120), batch=8, block=64, chars=30_000, gemma=False),
     "laptop": dict(sizes={"xs": (1, 2, 1, 64), "s": (2, 4, 2, 128), "m": (4, 4, 2, 128)}, seeds=(0, 1),
                    steps=(50, 200, 600, 1500), batch=16, block=128, chars=300_000, gemma=True),
 }
@@ -64,15 +64,25 @@ def quantize_int4_rtn(model: torch.nn.Module, group: int = 32) -> torch.nn.Modul
     return q
 
 
-def train_checkpoints(tokenizer, size: tuple[int, int, int, int], seed: int, steps: Sequence[int], batch: int,
-                      block: int, chars: int, lr: float = 3e-3) -> dict[int, torch.nn.Module]:
-    """Train one course GPT with constant learning rate and keep a copy at each step in `steps`."""
+def course_ids(tokenizer, chars: int) -> torch.Tensor:
+    """The course text (week 4's pre-training data, `chars` per language) as one token stream."""
     from llmcourse.models.course import course_text
+
+    return torch.tensor([t for text in course_text(chars).values() for t in tokenizer.encode_ordinary(text)])
+
+
+def train_checkpoints(tokenizer, size: tuple[int, int, int, int], seed: int, steps: Sequence[int], batch: int,
+                      block: int, chars: int, lr: float = 3e-3, ids: torch.Tensor | None = None
+                      ) -> dict[int, torch.nn.Module]:
+    """Train one course GPT with constant learning rate and keep a copy at each step in `steps`.
+
+    `ids`: the token stream, when several runs share it (else `chars` of course text are encoded).
+    """
     from llmcourse.models.gpt import GPT, GPTConfig
     from llmcourse.training import get_batch, make_optimizer, train
     from llmcourse.training.loop import History
 
-    ids = torch.tensor([t for text in course_text(chars).values() for t in tokenizer.encode_ordinary(text)])
+    ids = course_ids(tokenizer, chars) if ids is None else ids
     n_layer, n_head, n_kv, n_embd = size
     config = GPTConfig.llama_style(vocab_size=tokenizer.vocab_size, n_layer=n_layer, n_head=n_head, n_kv_head=n_kv,
                                    n_embd=n_embd, block_size=block, attn_impl="sdpa")
@@ -125,9 +135,11 @@ def reference_eval_population() -> dict:
     tok = load_artifact("course-tokenizer", fallback=reference_course_tokenizer, quiet=True)
     items = course_benchmark(profile)
     lms, facts = {}, {}
+    ids = course_ids(tok, plan["chars"])  # encoded once for every run
     for size_name, size in plan["sizes"].items():
         for seed in plan["seeds"]:
-            ckpts = train_checkpoints(tok, size, seed, plan["steps"], plan["batch"], plan["block"], plan["chars"])
+            ckpts = train_checkpoints(tok, size, seed, plan["steps"], plan["batch"], plan["block"], plan["chars"],
+                                      ids=ids)
             for step, model in ckpts.items():
                 name = f"gpt-{size_name}-seed{seed}-step{step}"
                 lms[name] = CourseGPTLM(model, tok, name=name, batch_size=64)

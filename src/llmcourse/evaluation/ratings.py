@@ -13,7 +13,7 @@ Simple and online, but the result depends on the *order* of the votes.
 
 Maximum likelihood by Hunter's (2004) MM algorithm: with W_i the wins of i and n_ij the
 games between i and j, repeat  p_i <- W_i / sum_j n_ij / (p_i + p_j)  with p = exp(s),
-until nothing moves. Order does not matter, and with enough votes it is what Chatbot
+until nothing moves (the exercise; the library takes Newton steps to the same point). Order does not matter, and with enough votes it is what Chatbot
 Arena reports now. We give s on the Elo scale (1000 + 400 / ln 10 * s, centred).
 
 Ties (and "both bad") count as one win for each side, the convention of `choix` (whose
@@ -62,35 +62,47 @@ def votes_to_pairs(votes: Sequence[tuple[str, str, str]], models: Sequence[str])
     return pairs
 
 
-def bradley_terry(n_items: int, pairs: Sequence[tuple[int, int]], alpha: float = 0.0, max_iter: int = 100_000,
+def bradley_terry(n_items: int, pairs: Sequence[tuple[int, int]], alpha: float = 0.0, max_iter: int = 200,
                   tol: float = 1e-12) -> np.ndarray:
-    """Bradley–Terry log-strengths (mean 0) by MM from (winner, loser) pairs.
+    """Bradley–Terry log-strengths (mean 0) from (winner, loser) pairs, with `choix`'s prior.
 
-    alpha > 0 regularises as `choix` does: p_i <- (W_i + alpha) / (sum_j n_ij / (p_i + p_j) + alpha),
-    which keeps an undefeated model finite. With alpha = 0 every item must have won and lost at
-    least once, else its maximum-likelihood strength is infinite.
+    The fit maximises  L(s) = sum over games (w beat l) of log sigmoid(s_w - s_l)
+                              + alpha * sum_i (s_i - exp(s_i)).
+    Its stationary point is exactly the fixed point of the regularised MM update (the exercise,
+    and choix's mm_pairwise):  p_i <- (W_i + alpha) / (sum_j n_ij / (p_i + p_j) + alpha).
+    MM creeps there linearly — thousands of steps when a model almost never loses — so we take
+    Newton steps instead (gradient and Hessian below; L is concave), which need about ten.
+    With alpha = 0 every item must have won and lost at least once, else its maximum-likelihood
+    strength is infinite.
     """
     wins = np.zeros(n_items)
-    games = np.zeros((n_items, n_items))
+    beat = np.zeros((n_items, n_items))  # beat[w, l]: how often w beat l
     for w, l in pairs:
         wins[w] += 1
-        games[w, l] += 1
-        games[l, w] += 1
+        beat[w, l] += 1
+    games = beat + beat.T  # n_ij
     if alpha == 0 and (np.any(wins == 0) or np.any(games.sum(1) == wins)):
         bad = [i for i in range(n_items) if wins[i] == 0 or games[i].sum() == wins[i]]
         raise ValueError(f"items {bad} never won or never lost: their strength is infinite; collect more votes "
                          "or pass alpha > 0 (a small prior)")
+
+    def objective(s: np.ndarray) -> float:
+        return float(-(beat * np.logaddexp(0, -(s[:, None] - s[None, :]))).sum() + alpha * (s - np.exp(s)).sum())
+
     s = np.zeros(n_items)
     for _ in range(max_iter):
-        p = np.exp(s)
-        p *= n_items / p.sum()  # strengths with mean 1 (the prior's scale; choix's convention)
-        denom = (games / (p[:, None] + p[None, :])).sum(1)
-        new = np.log((wins + alpha) / (denom + alpha))
-        new -= new.mean()  # strengths are defined up to a constant: fix the mean at 0
-        if np.abs(new - s).sum() < tol:
-            return new
-        s = new
-    raise RuntimeError(f"Bradley–Terry did not converge in {max_iter} iterations")
+        prob = 1 / (1 + np.exp(-(s[:, None] - s[None, :])))  # P(i beats j)
+        grad = wins - (games * prob).sum(1) + alpha * (1 - np.exp(s))
+        weight = games * prob * (1 - prob)
+        neg_hessian = np.diag(weight.sum(1) + alpha * np.exp(s)) - weight  # a weighted graph Laplacian (+ prior)
+        step = np.linalg.lstsq(neg_hessian, grad, rcond=None)[0]  # alpha = 0: singular along s + c; lstsq ignores it
+        t, before = 1.0, objective(s)
+        while objective(s + t * step) < before and t > 1e-10:  # backtrack: never step downhill
+            t /= 2
+        s = s + t * step
+        if np.abs(t * step).sum() < tol or np.abs(grad).max() < tol:
+            return s - s.mean()
+    raise RuntimeError(f"Bradley–Terry did not converge in {max_iter} Newton steps")
 
 
 def bt_ratings(votes: Sequence[tuple[str, str, str]], alpha: float = 0.0, tol: float = 1e-12) -> dict[str, float]:
