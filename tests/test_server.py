@@ -145,3 +145,21 @@ def test_the_serve_command_in_its_own_process():
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_learner_gpt_and_served_model_load_the_learners_artifact(tmp_path, monkeypatch):
+    from llmcourse.assets.artifacts import save_artifact
+    from llmcourse.serving import learner_gpt, served_model
+
+    monkeypatch.setenv("LLMCOURSE_ARTIFACTS", str(tmp_path))
+    model, tok = tiny_target(), tiny_tokenizer()
+    save_artifact("course-gpt-sft", {"model": model.train(), "tokenizer": tok}, notebook="5.3", profile="smoke")
+    monkeypatch.setenv("LLMCOURSE_PROFILE", "smoke")
+    got, got_tok = learner_gpt()
+    assert not got.training and got.config.attn_impl == "sdpa"  # ready to serve
+    ids = torch.tensor([tok.encode_ordinary("hello world")])
+    assert torch.equal(got(ids)[0], model.eval()(ids)[0])  # the learner's weights, not a reference model
+    served = served_model("course-gpt-sft")
+    assert served.name == "course-gpt-sft" and served.decode(served.encode("hello")) == "hello"
+    with pytest.raises(ValueError, match="cannot serve 'no-such-model'"):
+        served_model("no-such-model")

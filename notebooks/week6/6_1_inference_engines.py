@@ -70,19 +70,16 @@ print("timings are reliable" if reliable else f"NOTE: {why}")
 
 # %% [markdown]
 # ## The learner's model
-# We serve the course GPT of the earlier weeks: the instruction-tuned one from week 5 if this
-# checkout has it, else the pre-trained one from week 4; if you have not made it, the
-# notebook builds the small reference model and says so.
+# We serve the course GPT you instruction-tuned in week 5 (`course-gpt-sft`); if you have not
+# made it, `learner_gpt` builds the small reference model in its place and says so.
 
 # %%
 from llmcourse.assets.artifacts import last_source, load_artifact
 
-from llmcourse.finetuning import reference_sft_gpt
+from llmcourse.serving import learner_gpt
 
 which = "course-gpt-sft"
-art = load_artifact(which, fallback=reference_sft_gpt)
-model, tok = art["model"].eval(), art["tokenizer"]
-model.set_attn_impl("sdpa")
+model, tok = learner_gpt(which)  # eval mode, SDPA attention
 cfg.say(f"Using **{which}** ({last_source(which)}): {model.config.n_layer} layers, width {model.config.n_embd}, "
         f"{model.num_params() / 1e6:.2f} M parameters, context {model.config.block_size}, vocabulary {tok.vocab_size}.")
 

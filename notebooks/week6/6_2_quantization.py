@@ -60,19 +60,17 @@ reliable, why = cfg.timing_is_reliable()
 print("timings are reliable" if reliable else f"NOTE: {why}")
 
 # %% [markdown]
-# The learner's model, as in 6.1: week 5's instruction-tuned course GPT if this checkout has
-# it, else week 4's pre-trained one, else the small reference.
+# The learner's model, as in 6.1: week 5's instruction-tuned course GPT (or the small
+# reference in its place).
 
 # %%
-from llmcourse.assets.artifacts import last_source, load_artifact, save_artifact
+from llmcourse.assets.artifacts import last_source, save_artifact
 from llmcourse.models.course import course_text
 
-from llmcourse.finetuning import reference_sft_gpt
+from llmcourse.serving import learner_gpt
 
 which = "course-gpt-sft"
-art = load_artifact(which, fallback=reference_sft_gpt)
-model, tok = art["model"].eval(), art["tokenizer"]
-model.set_attn_impl("sdpa")
+model, tok = learner_gpt(which)  # eval mode, SDPA attention
 cfg.say(f"Using **{which}** ({last_source(which)}): {model.num_params() / 1e6:.2f} M parameters.")
 held_out = tok.encode_ordinary(" ".join(t[-EVAL_CHARS // 8:] for t in course_text(EVAL_CHARS).values()))
 W = model.config.block_size

@@ -63,12 +63,10 @@ print("timings are reliable" if reliable else f"NOTE: {why}")
 from llmcourse.assets.artifacts import last_source, load_artifact
 from llmcourse.models.course import course_text
 
-from llmcourse.finetuning import reference_sft_gpt
+from llmcourse.serving import learner_gpt
 
 which = "course-gpt-sft"
-art = load_artifact(which, fallback=reference_sft_gpt)
-model, tok = art["model"].eval(), art["tokenizer"]
-model.set_attn_impl("sdpa")
+model, tok = learner_gpt(which)  # eval mode, SDPA attention
 c = model.config
 cfg.say(f"Serving **{which}** ({last_source(which)}): {c.n_layer} layers, {c.n_kv_head} key/value heads of "
         f"{c.head_dim} dimensions, context {c.block_size}.")

@@ -13,7 +13,7 @@
 from llmcourse.serving.adapters import GPTAdapter, Gemma3Adapter, LlamaAdapter, ModelAdapter, adapt, run_model
 from llmcourse.serving.engine import Engine, EngineStats, Request, StepOutput
 from llmcourse.serving.load import LoadResult, llamacpp_server, mixed_workload, run_load, sweep
-from llmcourse.serving.loading import served_from, served_model
+from llmcourse.serving.loading import learner_gpt, served_from, served_model
 from llmcourse.serving.paged_attention import (
     AttentionGroup, attention_mask, paged_attention, paged_attention_decode,
 )
@@ -23,7 +23,7 @@ from llmcourse.serving.server import ServedModel, ServerThread, build_app, chat_
 __all__ = [
     "AttentionGroup", "BlockAllocator", "Engine", "EngineStats", "GPTAdapter", "Gemma3Adapter", "LlamaAdapter",
     "LoadResult", "ModelAdapter", "NoFreeBlocks", "PagedKVCache", "Request", "ServedModel", "ServerThread",
-    "StepOutput", "adapt", "attention_mask", "build_app", "chat_prompt", "llamacpp_server", "mixed_workload",
+    "StepOutput", "adapt", "attention_mask", "build_app", "chat_prompt", "learner_gpt", "llamacpp_server", "mixed_workload",
     "paged_attention", "paged_attention_decode", "prefix_hashes", "run_load", "run_model", "served_from",
     "served_model", "slot_mapping", "sweep",
 ]

@@ -3,6 +3,7 @@
     served_model("gemma-3-270m")          Gemma 3 270M (offline copy), Gemma's tokenizer and turn markers
     served_model("course-gpt-sft")        a learner's artifact (week 5's fine-tuned course GPT...)
     served_from(model, tokenizer, name)   objects a notebook already holds
+    learner_gpt()                         the course GPT week 6 serves, quantises and deploys
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from llmcourse.serving.engine import Engine
 from llmcourse.serving.server import ServedModel
 
-__all__ = ["HF_MODELS", "served_from", "served_model"]
+__all__ = ["HF_MODELS", "learner_gpt", "served_from", "served_model"]
 
 HF_MODELS = ("gemma-3-270m", "tiny")
 
@@ -18,7 +19,28 @@ HF_MODELS = ("gemma-3-270m", "tiny")
 _FALLBACKS = {
     "course-gpt": "llmcourse.models.course:reference_course_gpt",
     "course-gpt-pretrained": "llmcourse.models.course:reference_pretrained_gpt",
+    "course-gpt-sft": "llmcourse.finetuning:reference_sft_gpt",
 }
+
+
+def learner_gpt(name: str = "course-gpt-sft"):
+    """(model, tokenizer): the learner's course GPT ready to serve — eval mode, SDPA attention.
+
+    Week 5's instruction-tuned model by default; the small reference model stands in (and
+    says so) when the learner has not made it.
+    """
+    import importlib
+
+    from llmcourse.assets.artifacts import load_artifact
+
+    fallback = None
+    if name in _FALLBACKS:
+        module, _, attr = _FALLBACKS[name].partition(":")
+        fallback = getattr(importlib.import_module(module), attr)
+    bundle = load_artifact(name, fallback=fallback)
+    model = bundle["model"].eval()
+    model.set_attn_impl("sdpa")  # torch's fused attention: the fastest path for serving
+    return model, bundle["tokenizer"]
 
 
 def served_from(model, tokenizer, name: str, **engine_kw) -> ServedModel:
