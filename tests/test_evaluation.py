@@ -83,6 +83,15 @@ def test_contamination_flags_items_copied_from_training_text():
         NgramIndex({"a": "b"}, n=1)
 
 
+def test_ngram_index_hits_lists_of_texts_without_spanning_them():
+    index = NgramIndex({"set-a": ["one two three four", "five six seven eight"], "set-b": "nine ten eleven twelve"}, n=3)
+    assert index.hits("so one two three") == ["set-a"] and index.hits("nine ten eleven") == ["set-b"]
+    assert index.hits("then five six seven") == ["set-a"]  # an n-gram of set-a's second text...
+    assert index.hits("three four five") == []  # ...but no n-gram spans the two texts of set-a
+    assert index.hits("ten eleven") == ["set-b"]  # shorter than n: checked as a whole
+    assert index.hits("") == [] and index.overlap("one two three") == (1.0, "set-a")
+
+
 def test_evaluation_texts_feed_week_5_decontamination():
     from llmcourse.evaluation import course_benchmark, evaluation_texts
     from llmcourse.evaluation.contamination import item_text

@@ -57,37 +57,59 @@ def ngram_overlap(item: str, training: str, n: int = 8) -> float:
 
 
 class NgramIndex:
-    """The set of n-grams (hashed) of a training corpus, per source, to look items up in."""
+    """The n-grams (hashed) of some texts, per source, to look other texts up in.
 
-    def __init__(self, sources: dict[str, str], n: int = 8):
+    Both directions of the contamination question use it: benchmark items looked up in the
+    training corpus (7.1: what fraction of the item is there?), and training examples looked up
+    in the evaluation sets (5.3's decontamination: does the example share any n-gram?).
+    A source is one text or a list of texts (no n-gram then spans two of them).
+    """
+
+    def __init__(self, sources: dict[str, str | Iterable[str]], n: int = 8):
         if n < 2:
             raise ValueError(f"n-grams of length {n} match everything: use n >= 2 (8 to 13 is usual)")
         if not sources:
-            raise ValueError("no training text given: pass {source name: text}")
+            raise ValueError("no text given: pass {source name: text or list of texts}")
         self.n = n
-        self.grams = {name: _word_grams(_words(text), n) | _char_grams(text, 3 * n) for name, text in sources.items()}
-        # short items (fewer than n words) are checked as a whole: keep every shorter window too
-        self.short = {name: self._short_windows(text) for name, text in sources.items()}
+        self.texts = {name: [t] if isinstance(t, str) else list(t) for name, t in sources.items()}
+        self.grams = {name: set().union(*(self._grams(t) for t in texts)) for name, texts in self.texts.items()}
+        self._short: dict[str, set[int]] = {}  # built the first time a short text is looked up
 
-    def _short_windows(self, text: str) -> set[int]:
+    def _grams(self, text: str) -> set[int]:
+        return _word_grams(_words(text), self.n) | _char_grams(text, 3 * self.n)
+
+    def _short_windows(self, name: str) -> set[int]:
+        # a text shorter than n words is checked as a whole: every shorter window of the source
+        if name not in self._short:
+            windows: set[int] = set()
+            for text in self.texts[name]:
+                words = _words(text)
+                if len(words) < 200_000:
+                    windows.update(hash(tuple(words[i:i + k])) for k in range(1, self.n)
+                                   for i in range(len(words) - k + 1))
+            self._short[name] = windows
+        return self._short[name]
+
+    def _found(self, text: str) -> dict[str, float]:
         words = _words(text)
-        return {hash(tuple(words[i:i + k])) for k in range(1, self.n) for i in range(len(words) - k + 1)} \
-            if len(words) < 200_000 else set()
+        grams = self._grams(text)
+        if not grams:
+            return {}
+        short = len(words) < self.n
+        return {name: sum(g in index or (short and g in self._short_windows(name)) for g in grams) / len(grams)
+                for name, index in self.grams.items()}
 
     def overlap(self, text: str) -> tuple[float, str | None]:
         """(fraction of the text's n-grams found in some source, the source with the most of them)."""
-        words = _words(text)
-        grams = _word_grams(words, self.n) | _char_grams(text, 3 * self.n)
-        if not grams:
-            return 0.0, None
         best, where = 0.0, None
-        short = len(words) < self.n
-        for name, index in self.grams.items():
-            extra = self.short[name] if short else ()
-            frac = sum(g in index or g in extra for g in grams) / len(grams)
+        for name, frac in self._found(text).items():
             if frac > best:
                 best, where = frac, name
         return best, where
+
+    def hits(self, text: str) -> list[str]:
+        """The sources sharing at least one n-gram with `text` (empty: clean)."""
+        return sorted(name for name, frac in self._found(text).items() if frac > 0)
 
 
 def item_text(item: Item) -> str:
