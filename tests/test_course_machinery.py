@@ -237,3 +237,17 @@ def test_doctor_runs(capsys):
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
     assert "torch" in out and "tiktoken-cl100k_base" in out and "does not answer" in out
+
+
+def test_threads_are_one_in_smoke_and_the_runners_share_otherwise(monkeypatch):
+    import os
+
+    from llmcourse.config import Config
+
+    laptop = Config("5.2", "laptop", "cpu", 0, False, "")
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # what `llmcourse run --jobs N` gives each kernel
+    assert laptop.threads == 3 and Config("5.2", "smoke", "cpu", 0, False, "").threads == 1
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert laptop.threads == (os.cpu_count() or 1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "lots")  # not a number: every core
+    assert laptop.threads == (os.cpu_count() or 1)

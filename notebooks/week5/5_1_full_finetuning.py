@@ -58,7 +58,7 @@ GEMMA = cfg.pick(smoke="", laptop="gemma-3-270m")  # the real model's section ("
 GEMMA_STEPS = cfg.pick(smoke=2, laptop=20, colab=100)
 GEMMA_BATCH, GEMMA_BLOCK = cfg.pick(smoke=(1, 32), laptop=(2, 64), colab=(8, 256))
 if cfg.device == "cpu":
-    torch.set_num_threads(cfg.pick(smoke=1, laptop=2))
+    torch.set_num_threads(cfg.threads)
 device = cfg.device
 
 # %% [markdown]

@@ -64,7 +64,7 @@ QLORA_BATCH, QLORA_BLOCK = cfg.pick(smoke=(2, 32), laptop=(2, 64), colab=(8, 256
 # QLoRA computes in bfloat16 on a GPU; most CPUs lack bfloat16 instructions (10-20x slower), so float32 there
 QLORA_DTYPE = torch.bfloat16 if cfg.device == "cuda" else torch.float32
 if cfg.device == "cpu":
-    torch.set_num_threads(cfg.pick(smoke=1, laptop=2))
+    torch.set_num_threads(cfg.threads)
 device = cfg.device
 
 # %% [markdown]

@@ -58,7 +58,7 @@ TEST_ITEMS = cfg.pick(smoke=24, laptop=200, colab=400)  # held-out verifiable qu
 KL_PROMPTS = cfg.pick(smoke=8, laptop=64)
 TRL_CHECKS = cfg.pick(smoke=False, laptop=True)  # trl's trainers take a while to build: laptop and Colab
 if cfg.device == "cpu":
-    torch.set_num_threads(cfg.pick(smoke=1, laptop=2))
+    torch.set_num_threads(cfg.threads)
 device = cfg.device
 
 # %% [markdown]

@@ -64,7 +64,7 @@ KS = cfg.pick(smoke=[1, 2, 4], laptop=[1, 2, 3, 4, 6, 8])
 COMPILE = cfg.pick(smoke=False, laptop=True)  # compiling takes a minute or more on a CPU
 RUN_VLLM = cfg.pick(smoke=False, laptop=True)  # vLLM takes minutes to start on a CPU
 if cfg.device == "cpu":
-    torch.set_num_threads(cfg.pick(smoke=1, laptop=2))
+    torch.set_num_threads(cfg.threads)
 reliable, why = cfg.timing_is_reliable()
 print("timings are reliable" if reliable else f"NOTE: {why}")
 

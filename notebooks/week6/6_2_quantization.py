@@ -55,7 +55,7 @@ GEN_TOKENS = cfg.pick(smoke=8, laptop=64)  # for tokens/s
 REPEATS = cfg.pick(smoke=1, laptop=3)  # timing runs per scheme (the best counts)
 RUN_GEMMA = cfg.pick(smoke=False, laptop=True)  # Gemma 3 270M in every scheme: minutes
 if cfg.device == "cpu":
-    torch.set_num_threads(cfg.pick(smoke=1, laptop=2))
+    torch.set_num_threads(cfg.threads)
 reliable, why = cfg.timing_is_reliable()
 print("timings are reliable" if reliable else f"NOTE: {why}")
 

@@ -55,7 +55,7 @@ MAX_BATCHES = cfg.pick(smoke=[1, 4, 12], laptop=[1, 4, 16, 48])
 RUN_VLLM = cfg.pick(smoke=False, laptop=True)
 SERVE_GEMMA = cfg.pick(smoke=False, laptop=True)
 if cfg.device == "cpu":
-    torch.set_num_threads(cfg.pick(smoke=1, laptop=2))
+    torch.set_num_threads(cfg.threads)
 reliable, why = cfg.timing_is_reliable()
 print("timings are reliable" if reliable else f"NOTE: {why}")
 

@@ -68,6 +68,19 @@ class Config:
     def smoke(self) -> bool:
         return self.profile == "smoke"
 
+    @property
+    def threads(self) -> int:
+        """CPU threads for torch: 1 in smoke (tiny matrices), else this notebook's share of the cores.
+
+        The share is OMP_NUM_THREADS when set (`llmcourse run --jobs N` and the tests set it, so
+        parallel notebooks do not fight over cores: oversubscribed threads spin and run 5-20x
+        slower), else every core.
+        """
+        if self.smoke:
+            return 1
+        share = os.environ.get("OMP_NUM_THREADS", "").strip()
+        return max(1, int(share)) if share.isdigit() else (os.cpu_count() or 1)
+
     def say(self, text: str) -> None:
         """Show a sentence built from computed numbers: Markdown in a notebook, plain text elsewhere.
 
