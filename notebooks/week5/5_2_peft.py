@@ -51,8 +51,8 @@ import torch
 
 DOMAIN_CHARS = cfg.pick(smoke=120_000, laptop=1_500_000, colab=4_000_000)
 BLOCK = cfg.pick(smoke=64, laptop=128, colab=256)
-BATCH = cfg.pick(smoke=8, laptop=16, colab=32)
-STEPS = cfg.pick(smoke=15, laptop=300, colab=1000)  # the same budget for every method
+BATCH = cfg.pick(smoke=8, laptop=8, colab=32)
+STEPS = cfg.pick(smoke=15, laptop=150, colab=1000)  # the same budget for every method (laptop: ~15 min in all)
 SEEDS = cfg.pick(smoke=[0], laptop=[0, 1, 2])
 RANKS = cfg.pick(smoke=[4], laptop=[2, 8, 32])
 LR_FULL, LR_PEFT = 5e-4, 3e-3  # parameter-efficient methods train few weights and take a larger step
@@ -340,6 +340,7 @@ cfg.say(f"Bits per weight: {bits_plain:.3f} with float32 absmax, {bits_double:.3
 
 # %%
 from safetensors.torch import save_file
+from tqdm.auto import tqdm
 
 from llmcourse.finetuning import PromptTunedGPT, apply_adapters, apply_qlora, measure_step
 from llmcourse.training import make_optimizer
@@ -376,9 +377,11 @@ def shipped_bytes(model):
 
 METHODS = ["full FT"] + [f"LoRA r={r}" for r in RANKS] + ["QLoRA r=8", "adapters m=16", "prompt tuning n=16"]
 table, curves, kept = {}, {}, {}
+bar = tqdm(total=len(METHODS) * len(SEEDS), desc="fine-tuning runs (method x seed)")
 for method in METHODS:
     runs = []
     for seed in SEEDS:
+        bar.set_postfix(method=method, seed=seed)
         model, lr = build(method, seed)
         model.to(device).train()
         g_train, g_val = torch.Generator().manual_seed(100 + seed), torch.Generator().manual_seed(200 + seed)
@@ -402,6 +405,7 @@ for method in METHODS:
         if seed == SEEDS[0]:
             curves[method] = history
             kept[method] = model
+        bar.update()
     trained, total = trainable_parameters(model)
     ppl = torch.tensor([r[0] for r in runs])
     acc = torch.tensor([r[1] for r in runs])
@@ -409,7 +413,8 @@ for method in METHODS:
                      "ms_per_step": cost.seconds * 1000, "ppl": ppl.mean().item(),
                      "ppl_spread": ppl.std().item() if len(runs) > 1 else 0.0, "cloze": acc.mean().item(),
                      "file_KB": shipped_bytes(model) / 1024}
-    print(f"{method:20} done: test ppl {ppl.mean():.2f}")
+    bar.write(f"{method:20} done: test ppl {ppl.mean():.2f}")
+bar.close()
 base_ppl = perplexity(pretrained, ids["test"][:EVAL_TOKENS], BLOCK)
 
 # %%
@@ -476,8 +481,6 @@ opt_o = torch.optim.AdamW([p for p in ours_q.parameters() if p.requires_grad], l
 opt_t = torch.optim.AdamW([p for p in twin.parameters() if p.requires_grad], lr=1e-3)
 gq = torch.Generator().manual_seed(0)
 loss_o, loss_t = [], []
-from tqdm.auto import tqdm
-
 for _ in tqdm(range(QLORA_STEPS), desc="QLoRA: ours and peft + bitsandbytes"):
     xb = get_batch(hf_ids, QLORA_BLOCK, QLORA_BATCH, gq, device=device)[0]
     for model, opt, log in ((ours_q, opt_o, loss_o), (twin, opt_t, loss_t)):
