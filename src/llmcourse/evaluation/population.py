@@ -34,7 +34,7 @@ POPULATION = {  # per profile: sizes (n_layer, n_head, n_kv_head, n_embd), seeds
     "smoke": dict(sizes={"xs": (1, 2, 1, 32), "s": (2, 4, 2, 64)}, seeds=(0, 1),  # 20 models in about 20 s
                   steps=(10, 30, 60, 120), batch=8, block=64, chars=30_000, gemma=False),
     "laptop": dict(sizes={"xs": (1, 2, 1, 64), "s": (2, 4, 2, 128), "m": (4, 4, 2, 128)}, seeds=(0, 1),
-                   steps=(50, 200, 600, 1500), batch=16, block=128, chars=300_000, gemma=True),
+                   steps=(50, 150, 400, 800), batch=8, block=128, chars=300_000, gemma=True),  # ~20 min, 1 core
 }
 
 
@@ -129,6 +129,7 @@ def reference_eval_population() -> dict:
     from llmcourse.evaluation.course_bench import course_benchmark
     from llmcourse.evaluation.lm import CourseGPTLM, HFLM
     from llmcourse.models.course import reference_course_tokenizer
+    from tqdm.auto import tqdm
 
     profile = _profile(None)
     plan = POPULATION.get(profile, POPULATION["laptop"])
@@ -136,10 +137,12 @@ def reference_eval_population() -> dict:
     items = course_benchmark(profile)
     lms, facts = {}, {}
     ids = course_ids(tok, plan["chars"])  # encoded once for every run
+    bar = tqdm(total=len(plan["sizes"]) * len(plan["seeds"]), desc="training the population (size x seed)")
     for size_name, size in plan["sizes"].items():
         for seed in plan["seeds"]:
             ckpts = train_checkpoints(tok, size, seed, plan["steps"], plan["batch"], plan["block"], plan["chars"],
                                       ids=ids)
+            bar.update()
             for step, model in ckpts.items():
                 name = f"gpt-{size_name}-seed{seed}-step{step}"
                 lms[name] = CourseGPTLM(model, tok, name=name, batch_size=64)
@@ -151,6 +154,7 @@ def reference_eval_population() -> dict:
                     name = f"gpt-{size_name}-seed{seed}-step{max(ckpts)}-{quant}"
                     lms[name] = CourseGPTLM(fn(last), tok, name=name, batch_size=64)
                     facts[name] = {**facts[f"gpt-{size_name}-seed{seed}-step{max(ckpts)}"], "quant": quant}
+    bar.close()
     try:
         if not plan["gemma"]:
             raise RuntimeError(f"not in the {profile} profile's population")
