@@ -69,7 +69,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-torch.set_num_threads(max(1, torch.get_num_threads()))
+torch.set_num_threads(cfg.threads)
 
 # %% [markdown]
 # ## 1. Early against late fusion
@@ -290,7 +290,7 @@ cfg.report(speech_text_match_acc=speech_acc)
 from llmcourse.multimodal.fusion import number_words
 from llmcourse.multimodal.speech import load_whisper, transcribe, word_error_rate
 
-whisper = load_whisper(threads=cfg.pick(smoke=1, laptop=2))
+whisper = load_whisper(threads=cfg.threads)
 asr_rows = []
 for lang in ASR_LANGS:
     counting = " ".join(number_words(lang))
