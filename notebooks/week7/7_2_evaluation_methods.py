@@ -169,7 +169,7 @@ finally:
 display(pd.DataFrame([{k: v for k, v in jr.items() if k != "rows"}]).round(3))
 cfg.say(f"Asked in both orders on {jr['n']} (good, bad) pairs, the judge picks the answer shown first "
         f"{100 * jr['first_position_rate']:.0f}% of the time (50% = no position bias); its verdict flips with the "
-        f"order {100 * jr['consistency']:.0f}% of the time. It picks the correct translation "
+        f"order {100 * (1 - jr['consistency']):.0f}% of the time. It picks the correct translation "
         f"{100 * jr['accuracy_good_first']:.0f}% of the time when it is shown first, "
         f"{100 * jr['accuracy_good_second']:.0f}% when second, {100 * jr['accuracy_debiased']:.0f}% after averaging "
         "the two orders.")
