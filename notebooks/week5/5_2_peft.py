@@ -409,7 +409,7 @@ for method in METHODS:
     trained, total = trainable_parameters(model)
     ppl = torch.tensor([r[0] for r in runs])
     acc = torch.tensor([r[1] for r in runs])
-    table[method] = {"trainable": trained, "fraction": trained / total, "peak_MB": cost.peak / 2**20,
+    table[method] = {"trainable": trained, "fraction": trained / total, "peak_MB": cost.peak / 1e6,
                      "ms_per_step": cost.seconds * 1000, "ppl": ppl.mean().item(),
                      "ppl_spread": ppl.std().item() if len(runs) > 1 else 0.0, "cloze": acc.mean().item(),
                      "file_KB": shipped_bytes(model) / 1024}
@@ -524,9 +524,9 @@ torch.manual_seed(0)
 lora_fp32 = apply_lora(copy.deepcopy(hf_model), Q_TARGETS, r=8, alpha=16)
 c_lora, c_qlora = qlora_step_cost(lora_fp32), qlora_step_cost(ours_q)
 qlora_memory_ratio = c_qlora.peak / c_lora.peak
-print(f"LoRA on float32: weights {c_lora.weights / 2**20:8.1f} MB, step peak {c_lora.peak / 2**20:8.1f} MB, "
+print(f"LoRA on float32: weights {c_lora.weights / 1e6:8.1f} MB, step peak {c_lora.peak / 1e6:8.1f} MB, "
       f"{c_lora.seconds:.2f} s/step")
-print(f"QLoRA (NF4):     weights {c_qlora.weights / 2**20:8.1f} MB, step peak {c_qlora.peak / 2**20:8.1f} MB, "
+print(f"QLoRA (NF4):     weights {c_qlora.weights / 1e6:8.1f} MB, step peak {c_qlora.peak / 1e6:8.1f} MB, "
       f"{c_qlora.seconds:.2f} s/step")
 cfg.say(f"QLoRA's peak memory is {qlora_memory_ratio:.0%} of LoRA-on-float32's for {QLORA_MODEL} "
         f"(the goal for Gemma 3 270M is at most 40%).")

@@ -521,7 +521,7 @@ cfg.report(sft_loss_equal_transformers=abs(ours_loss - hf_loss) < 1e-5, packed_e
 # ## What to take away
 #
 # * SFT is next-token training with a mask: the template decides what the model sees, the
-#   labels decide what it learns; packing with block-diagonal attention wastes nothing.
+#   labels decide what it learns; packing with block-diagonal attention wastes little (see the real-token share above).
 # * Preferences need no people when answers can be verified; a Bradley–Terry reward model
 #   learns to score them, and DPO turns the same pairs into a classification loss on the
 #   policy itself. Win rate says whether it helped; the KL to the reference says how far it

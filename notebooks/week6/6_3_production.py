@@ -475,7 +475,7 @@ for name, rows in all_curves.items():
 ours, theirs = curves["course engine"], curves["llama.cpp server"]
 top = max(CONCURRENCY)
 gain = ours[-1]["tokens_per_s"] / ours[0]["tokens_per_s"]
-cfg.say(f"From 1 to {top} clients our server's throughput grows {gain:.1f}x while its p50 time to first token goes from "
+cfg.say(f"From 1 to {top} clients our server's throughput changes {gain:.1f}x while its p50 time to first token goes from "
         f"{ours[0]['ttft_p50_ms']:.0f} to {ours[-1]['ttft_p50_ms']:.0f} ms; llama.cpp's server, one request at a time, "
         f"goes from {theirs[0]['tokens_per_s']:.0f} to {theirs[-1]['tokens_per_s']:.0f} tokens/s and its p50 TTFT from "
         f"{theirs[0]['ttft_p50_ms']:.0f} to {theirs[-1]['ttft_p50_ms']:.0f} ms (queueing)."

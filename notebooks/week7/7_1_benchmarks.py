@@ -285,8 +285,9 @@ ours_right, theirs_right = (agree.ours == agree.means).mean(), (agree.math_verif
 cfg.say(f"On {len(shared)} writings both graders claim to read, ours agrees with math-verify on "
         f"{100 * mv_agreement:.1f}%; on all {len(agree)} (Thai digits, Indonesian separators and mixed numbers "
         f"included) on {100 * mv_all:.1f}%. Against what each writing means, ours is right on {100 * ours_right:.1f}% "
-        f"and math-verify on {100 * theirs_right:.1f}%: every disagreement above is a writing of the region or a "
-        "mixed number.")
+        f"and math-verify on {100 * theirs_right:.1f}%" +
+        (": every disagreement above is a writing of the region or a mixed number." if mv_agreement == 1.0 else
+         f"; {int((~shared.agree).sum())} disagreements are on writings both claim to read (listed above)."))
 
 # %% [markdown]
 # ## 3. Code: HumanEval, pass@k and a sandbox

@@ -397,8 +397,11 @@ ax.set_xlabel("Bradley–Terry rating (Elo scale) with 95% bootstrap CI")
 ax.invert_yaxis()
 plt.show()
 rank_rho = float(spearmanr(ratings["Bradley-Terry"], ratings["true quality"]).statistic)
+assert bt_equal  # the library's fit equals choix's
 cfg.say(f"From {len(votes)} votes the Bradley–Terry order has a Spearman correlation of {rank_rho:.2f} with the "
-        "raters' hidden taste; ours equals choix on the same votes.")
+        "raters' hidden taste. The library's fit equals choix's on the same votes; " +
+        ("so does yours." if yours_equal else "yours was not compared (a system never won or never lost)."
+         if yours_equal is None else "yours does not (see your exercise)."))
 
 # %% [markdown]
 # ## 5. Plots of model performance

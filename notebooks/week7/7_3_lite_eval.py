@@ -48,9 +48,10 @@ LITE = 100  # the subset size `llmcourse eval --suite lite` uses
 # %% [markdown]
 # ## 1. The population
 #
-# Building it trains 12 course GPTs (8 in the smoke profile: two sizes) and scores 31 models
-# (20 in smoke) on every multiple-choice item; it is done once and cached (`eval-population`). Your own models (week 4's checkpoints and
-# pre-trained GPT, week 5's fine-tune) are scored now and added.
+# Building it trains 6 course GPTs (4 in the smoke profile: two sizes), keeps 4 checkpoints
+# of each, and scores 31 models (20 in smoke) on every multiple-choice item; it is done once
+# and cached (`eval-population`). Your own models (week 4's checkpoints and pre-trained GPT,
+# week 5's fine-tune) are scored now and added.
 
 # %%
 import time
@@ -148,7 +149,7 @@ ax.plot([0, 100], [0, 100], "k--", lw=1)
 ax.set_xlabel("full benchmark (%)")
 ax.set_ylabel(f"{len(subset)} random items (%)")
 plt.show()
-cfg.say(f"100 random items: Spearman {rho_random:.2f} with the full ranking, mean absolute error "
+cfg.say(f"{len(subset)} random items: Spearman {rho_random:.2f} with the full ranking, mean absolute error "
         f"{np.abs(est - truth).mean() * 100:.1f} points.")
 
 # %% [markdown]
@@ -319,7 +320,7 @@ secs = pd.Series(pop["seconds"])
 full_time = float(secs.sum())
 lite_time = full_time * min(LITE, N) / N
 factor = full_time / lite_time
-cfg.say(f"Scoring all {M} models on all {N} items took {full_time:.0f} s when the population was built; "
+cfg.say(f"Scoring all {M} models on all {N} items took {full_time:.0f} s in all (your models included); "
         f"{min(LITE, N)} items would take about {lite_time:.0f} s ({factor:.1f}x less). "
         f"The slowest model ({secs.idxmax()}, {secs.max():.0f} s) takes {secs.max() / full_time:.0%} of it.")
 

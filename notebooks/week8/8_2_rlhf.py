@@ -300,7 +300,7 @@ print(f"reward-model score {rm_before:.2f} -> {rm_after:.2f}; true quality {befo
 for r in hacked["responses"][::4]:
     print("   ", repr(r))
 hack_gap = (rm_after - rm_before) > 0 and hacked["quality"] < after["quality"]
-cfg.say(f"Against the reward model, PPO raised its score from {rm_before:.2f} to {rm_after:.2f}, while the true quality "
+cfg.say(f"Against the reward model, PPO moved its score from {rm_before:.2f} to {rm_after:.2f}, while the true quality "
         f"went from {before['quality']:.3f} to {hacked['quality']:.3f} — against {after['quality']:.3f} for the policy "
         f"trained on the verifiable reward. " + ("The learned reward was exploited: its score rose while the quality "
         "stayed below what the verifiable reward reached." if hack_gap else "Here the reward model held up at this budget; "
