@@ -89,3 +89,16 @@ def test_word_error_rate_is_jiwer():
 
     assert word_error_rate(["one two three"], ["one too three"]) == pytest.approx(1 / 3)
     assert word_error_rate(["abc"], ["abd"], chars=True) == pytest.approx(1 / 3)
+
+
+def test_word_error_rate_spells_digits_out_when_given_the_words():
+    from llmcourse.multimodal.fusion import number_words
+    from llmcourse.multimodal.speech import word_error_rate
+
+    ref = ["zero one two three"]
+    assert word_error_rate(ref, ["0-1-2-3"]) == 1.0  # digits against words: every word counted wrong...
+    assert word_error_rate(ref, ["0-1-2-3"], digit_words=number_words("en")) == 0.0  # ...unless spelled out
+    assert word_error_rate(ref, ["0, 1, 7, 3"], digit_words=number_words("en")) == pytest.approx(1 / 4)
+    assert word_error_rate(["nol satu"], ["0 1"], digit_words=number_words("id")) == 0.0
+    with pytest.raises(ValueError, match="10 words"):
+        word_error_rate(ref, ["0"], digit_words=["zero"])

@@ -284,7 +284,8 @@ cfg.report(speech_text_match_acc=speech_acc)
 # A trained speech recogniser transcribes the same kind of clips. Whisper base (OpenAI, MIT
 # licence) runs here through faster-whisper from two PyPI packages, offline. Two kinds of clip:
 # the isolated number words above, and each language *counting* from zero to nine in one
-# utterance. Word error rate (jiwer; character error rate for Thai, written without spaces):
+# utterance. Word error rate (jiwer; character error rate for Thai, written without spaces),
+# with digits spelled out first: Whisper often writes "0-1-2" for "zero one two", which is right:
 
 # %%
 from llmcourse.multimodal.fusion import number_words
@@ -305,7 +306,8 @@ for kind in ("counting", "word"):
     for lang in ASR_LANGS:
         rows = [r for r in asr_rows if r[0] == kind and r[1] == lang]
         if rows:
-            wer[(kind, lang)] = word_error_rate([r[2] for r in rows], [r[3] for r in rows], chars=lang == "th")
+            wer[(kind, lang)] = word_error_rate([r[2] for r in rows], [r[3] for r in rows], chars=lang == "th",
+                                                digit_words=number_words(lang))  # "0-1-2" is right for "zero one two"
 for kind, lang, ref, hyp in asr_rows[:8]:
     print(f"{kind:>8s} {lang}: {ref!r:40s} -> {hyp!r}")
 for (kind, lang), v in wer.items():

@@ -15,6 +15,7 @@ and Whisper base as the reference speech recogniser.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -172,11 +173,24 @@ def transcribe(model, wave: np.ndarray, lang: str | None = None) -> str:
     return " ".join(s.text.strip() for s in segments).strip()
 
 
-def word_error_rate(references: list[str], hypotheses: list[str], chars: bool = False) -> float:
-    """jiwer's WER (or CER with chars=True) after lower-casing and stripping punctuation."""
+def word_error_rate(references: list[str], hypotheses: list[str], chars: bool = False,
+                    digit_words: Sequence[str] | None = None) -> float:
+    """jiwer's WER (or CER with chars=True) after lower-casing and stripping punctuation.
+
+    `digit_words`: the language's words for 0..9. Recognisers often write numbers as digits
+    ("0-1-2" for "zero one two"): with the words given, every digit on either side is spelled
+    out first, so a right number written the other way is not an error.
+    """
     from llmcourse.assets.registry import require
 
     jiwer = require("jiwer", "jiwer")
-    clean = lambda s: " ".join("".join(c for c in s.lower() if c.isalnum() or c.isspace()).split()) or "-"  # noqa: E731
+    if digit_words is not None and len(digit_words) != 10:
+        raise ValueError(f"digit_words needs the 10 words for 0..9, got {len(digit_words)}")
+
+    def clean(s: str) -> str:
+        if digit_words is not None:
+            s = "".join(f" {digit_words[int(c)]} " if c in "0123456789" else c for c in s)
+        return " ".join("".join(c for c in s.lower() if c.isalnum() or c.isspace()).split()) or "-"
+
     refs, hyps = [clean(r) for r in references], [clean(h) for h in hypotheses]
     return float(jiwer.cer(refs, hyps) if chars else jiwer.wer(refs, hyps))
