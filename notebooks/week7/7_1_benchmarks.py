@@ -45,9 +45,9 @@ cfg = setup("7.1")
 PRETRAIN_CHARS = cfg.pick(smoke=20_000, laptop=600_000)  # training text checked for contamination
 N_MATH_VARIANTS = cfg.pick(smoke=24, laptop=150)  # problems whose answers we write in many ways
 N_CANONICAL = cfg.pick(smoke=8, laptop=164)  # HumanEval tasks whose reference solutions we run
-N_CODE = cfg.pick(smoke=1, laptop=40)  # HumanEval tasks the models try
-CODE_TOKENS = cfg.pick(smoke=64, laptop=256)  # longest function body generated
-SAMPLES = cfg.pick(smoke=1, laptop=5)  # samples per task for pass@k (Gemma, temperature 0.8)
+N_CODE = cfg.pick(smoke=1, laptop=30)  # HumanEval tasks the models try
+CODE_TOKENS = cfg.pick(smoke=64, laptop=192)  # longest function body generated
+SAMPLES = cfg.pick(smoke=1, laptop=4)  # samples per task for pass@k (Gemma, temperature 0.8)
 N_MATH_GEN = cfg.pick(smoke=2, laptop=45)  # word problems the models solve by generating
 SANDBOX_TIMEOUT = cfg.pick(smoke=0.5, laptop=2.0)  # seconds each hostile program may run
 LM_EVAL_ITEMS = cfg.pick(smoke=16, laptop=10_000)  # choice items scored again by lm-evaluation-harness
@@ -422,14 +422,17 @@ plt.show()
 # turns the counts into the estimate.
 
 # %%
-from llmcourse.evaluation import truncate_completion
+from tqdm.auto import tqdm
+
+from llmcourse.evaluation.code_eval import STOP_SEQUENCES, truncate_completion
 
 counts = {}
-for it in code_items:
+for it in tqdm(code_items, desc=f"Gemma: {SAMPLES} samples per task"):
     task = {"task_id": it.meta["task_id"], "prompt": it.prompt, "test": it.meta["test"],
             "entry_point": it.meta["entry_point"]}
     bodies = [truncate_completion(gemma.llm.create_completion(it.prompt, max_tokens=CODE_TOKENS, temperature=0.8,
-                                                              seed=s)["choices"][0]["text"]) for s in range(SAMPLES)]
+                                                              seed=s, stop=list(STOP_SEQUENCES))["choices"][0]["text"])
+              for s in range(SAMPLES)]
     counts[it.meta["task_id"]] = (SAMPLES, sum(check_completion(task, b)["passed"] for b in bodies))
 pass1 = {name: float(np.mean([r["correct"] for r in recs if r["grader"] == "code"])) for name, recs in results.items()}
 sampled = {k: float(np.mean([pass_at_k(n, c, k) for n, c in counts.values()])) for k in (1, SAMPLES)}
