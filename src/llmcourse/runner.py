@@ -41,9 +41,17 @@ def load_notebook(path: Path):
     return jupytext.read(path) if path.suffix == ".py" else nbformat.read(path, as_version=4)
 
 
-def execute(nb, profile: str, workdir: Path, timeout: int = 1800, allow_errors: bool = False,
+CELL_TIMEOUT = {"smoke": 1800}  # seconds a cell may run before the run is called hung; other profiles: 2 hours
+
+
+def execute(nb, profile: str, workdir: Path, timeout: int | None = None, allow_errors: bool = False,
             extra_env: dict | None = None) -> tuple[object, dict, list[dict], str]:
-    """Execute notebook `nb` in a fresh kernel; return (nb, reported numbers, check results, error)."""
+    """Execute notebook `nb` in a fresh kernel; return (nb, reported numbers, check results, error).
+
+    `timeout` (seconds per cell) defaults by profile: a smoke cell is done in seconds, while a
+    laptop cell that trains 21 models can take half an hour on a 2-core machine.
+    """
+    timeout = timeout or CELL_TIMEOUT.get(profile, 7200)
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
