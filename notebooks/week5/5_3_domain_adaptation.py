@@ -50,7 +50,7 @@ import torch.nn.functional as F
 PER_KIND = cfg.pick(smoke=40, laptop=150, colab=300)  # generated examples per kind and language
 SFT_STEPS = cfg.pick(smoke=40, laptop=600, colab=1500)
 SFT_BATCH = cfg.pick(smoke=8, laptop=16, colab=32)
-SFT_LR = 1e-3
+SFT_LR = cfg.pick(smoke=1e-3, laptop=3e-4)  # laptop: 1e-3 for 600 steps erased plain-text modelling (perplexity 79 -> 4,895)
 RM_STEPS = cfg.pick(smoke=20, laptop=300, colab=800)
 DPO_STEPS = cfg.pick(smoke=10, laptop=150, colab=400)
 BETA = 0.1
