@@ -33,6 +33,8 @@ EXPECT = {
         "packed_equals_alone": True,
         "sft_val_loss_first": (0.5, 10.0),
         "sft_val_loss_last": (0.1, 10.0),
+        "plain_ppl_before": (1.0, 1e5),  # a perplexity, below a large vocabulary's uniform guess
+        "plain_ppl_after": (1.0, 1e5),
         "task_accuracy_before": _probability,
         "task_accuracy_after": _probability,
         "reward_accuracy": _probability,

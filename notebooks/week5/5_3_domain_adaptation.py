@@ -54,6 +54,7 @@ SFT_LR = cfg.pick(smoke=1e-3, laptop=3e-4)  # laptop: 1e-3 for 600 steps erased 
 RM_STEPS = cfg.pick(smoke=20, laptop=300, colab=800)
 DPO_STEPS = cfg.pick(smoke=10, laptop=150, colab=400)
 BETA = 0.1
+PLAIN_CHARS = cfg.pick(smoke=8_000, laptop=40_000)  # plain course text for the forgetting check
 TEST_ITEMS = cfg.pick(smoke=24, laptop=200, colab=400)  # held-out verifiable questions for the task metric
 KL_PROMPTS = cfg.pick(smoke=8, laptop=64)
 TRL_CHECKS = cfg.pick(smoke=False, laptop=True)  # trl's trainers take a while to build: laptop and Colab
@@ -267,6 +268,20 @@ for it, a, b in list(zip(test_items, before["answers"], after["answers"]))[:6]:
 cfg.say(f"After {SFT_STEPS} SFT steps the verifier accepts {after['accuracy']:.0%} of the held-out answers "
         f"(before: {before['accuracy']:.0%}); {after['numeric']:.0%} of arithmetic and unit answers are numbers "
         f"(before: {before['numeric']:.0%}).")
+
+# %% [markdown]
+# What did SFT cost? The same question as 5.1's forgetting: the perplexity of plain course
+# text (held out from pre-training's end of each language) before and after. A large rise means
+# the learning rate or the number of steps was too much for what the model knew.
+
+# %%
+from llmcourse.finetuning import perplexity
+from llmcourse.models.course import course_text
+
+plain = tok.encode_ordinary(" ".join(t[-PLAIN_CHARS // 8:] for t in course_text(PLAIN_CHARS).values()))
+plain_before, plain_after = (perplexity(m, plain, BLOCK) for m in (base, sft_model))
+cfg.say(f"Plain-text perplexity: {plain_before:.1f} before SFT, {plain_after:.1f} after "
+        f"({plain_after / plain_before:.1f}x) — the price of {SFT_STEPS} steps at learning rate {SFT_LR:g}.")
 
 # %% [markdown]
 # ### The same masking and loss as trl
@@ -512,6 +527,7 @@ save_artifact("course-gpt-dpo", {"model": policy.cpu(), "tokenizer": tok,
               notebook="5.3", about="SFT course GPT after DPO on verifiable preference pairs")
 cfg.report(sft_loss_equal_transformers=abs(ours_loss - hf_loss) < 1e-5, packed_equals_alone=pack_diff < 1e-4,
            sft_val_loss_first=history.val_loss[0], sft_val_loss_last=history.val_loss[-1],
+           plain_ppl_before=plain_before, plain_ppl_after=plain_after,
            task_accuracy_before=before["accuracy"], task_accuracy_after=after["accuracy"],
            numeric_before=before["numeric"], numeric_after=after["numeric"], reward_accuracy=rm_acc,
            dpo_win_rate=win["win_rate"], dpo_kl=kl, dpo_implicit_accuracy=pref_acc,
