@@ -52,7 +52,7 @@ import torch
 DOMAIN_CHARS = cfg.pick(smoke=120_000, laptop=1_500_000, colab=4_000_000)
 BLOCK = cfg.pick(smoke=64, laptop=128, colab=256)
 BATCH = cfg.pick(smoke=8, laptop=8, colab=32)
-STEPS = cfg.pick(smoke=15, laptop=150, colab=1000)  # the same budget for every method (laptop: ~15 min in all)
+STEPS = cfg.pick(smoke=15, laptop=150, colab=1000)  # the same budget for every method (laptop: ~30 min on one core)
 SEEDS = cfg.pick(smoke=[0], laptop=[0, 1, 2])
 RANKS = cfg.pick(smoke=[4], laptop=[2, 8, 32])
 LR_FULL, LR_PEFT = 5e-4, 3e-3  # parameter-efficient methods train few weights and take a larger step

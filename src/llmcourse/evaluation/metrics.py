@@ -155,4 +155,4 @@ def metric_correlations(scores: dict[str, Sequence[float]], correct: Sequence[in
         rho = float(spearmanr(v, y).statistic) if np.std(v) > 0 else 0.0
         auc = float(roc_auc_score(y, v)) if np.std(v) > 0 else 0.5
         rows.append({"metric": name, "spearman": rho, "auc": auc, "n": int(seen.sum())})
-    return sorted(rows, key=lambda r: -abs(r["spearman"]) if r["spearman"] == r["spearman"] else 1.0)
+    return sorted(rows, key=lambda r: 1.0 if math.isnan(r["spearman"]) else -abs(r["spearman"]))  # NaN rows last

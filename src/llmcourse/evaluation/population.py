@@ -31,7 +31,7 @@ __all__ = ["POPULATION", "evaluate_population", "learner_lms", "quantize_int4_rt
 
 POPULATION = {  # per profile: sizes (n_layer, n_head, n_kv_head, n_embd), seeds, checkpoint steps, batch, context;
     # gemma: add Gemma 3 270M (its pass over every item costs about 90 s on 2 cores, too much for smoke)
-    "smoke": dict(sizes={"xs": (1, 2, 1, 32), "s": (2, 4, 2, 64)}, seeds=(0, 1),  # 20 models in about 20 s
+    "smoke": dict(sizes={"xs": (1, 2, 1, 32), "s": (2, 4, 2, 64)}, seeds=(0, 1),  # 20 models in about 25 s
                   steps=(10, 30, 60, 120), batch=8, block=64, chars=30_000, gemma=False),
     "laptop": dict(sizes={"xs": (1, 2, 1, 64), "s": (2, 4, 2, 128), "m": (4, 4, 2, 128)}, seeds=(0, 1),
                    steps=(50, 150, 400, 800), batch=8, block=128, chars=300_000, gemma=True),  # ~20 min, 1 core

@@ -23,21 +23,25 @@ _FALLBACKS = {
 }
 
 
+def _fallback(name: str):
+    """The reference builder that stands in for artifact `name`, or None when it has none."""
+    if name not in _FALLBACKS:
+        return None
+    import importlib
+
+    module, _, attr = _FALLBACKS[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
 def learner_gpt(name: str = "course-gpt-sft"):
     """(model, tokenizer): the learner's course GPT ready to serve — eval mode, SDPA attention.
 
     Week 5's instruction-tuned model by default; the small reference model stands in (and
     says so) when the learner has not made it.
     """
-    import importlib
-
     from llmcourse.assets.artifacts import load_artifact
 
-    fallback = None
-    if name in _FALLBACKS:
-        module, _, attr = _FALLBACKS[name].partition(":")
-        fallback = getattr(importlib.import_module(module), attr)
-    bundle = load_artifact(name, fallback=fallback)
+    bundle = load_artifact(name, fallback=_fallback(name))
     model = bundle["model"].eval()
     model.set_attn_impl("sdpa")  # torch's fused attention: the fastest path for serving
     return model, bundle["tokenizer"]
@@ -62,16 +66,10 @@ def served_model(name: str, **engine_kw) -> ServedModel:
 
         model, tok = load_lm(name, device="cpu")
         return served_from(model, tok, name, **engine_kw)
-    import importlib
-
     from llmcourse.assets.artifacts import ArtifactError, load_artifact
 
-    fallback = None
-    if name in _FALLBACKS:
-        module, _, attr = _FALLBACKS[name].partition(":")
-        fallback = getattr(importlib.import_module(module), attr)
     try:
-        bundle = load_artifact(name, fallback=fallback)
+        bundle = load_artifact(name, fallback=_fallback(name))
     except ArtifactError as err:
         raise ValueError(f"cannot serve {name!r}: {err}. Serve one of {', '.join(HF_MODELS)} or an artifact "
                          "listed by `llmcourse artifacts`") from None
