@@ -37,6 +37,15 @@ def test_pick_falls_back_through_profiles():
     assert config.Config("1.1", "smoke", "cpu", 0, False, "").pick(smoke=1, laptop=2) == 1
 
 
+def test_pick_takes_none_as_a_value():
+    """None is a knob's value ("all", "torch's default"), not a missing profile."""
+    laptop = config.Config("8.3", "laptop", "cpu", 0, False, "")
+    colab = config.Config("3.2", "colab", "cpu", 0, False, "")
+    assert laptop.pick(smoke=("TH",), laptop=None) is None
+    assert colab.pick(smoke=1, laptop=1, colab=None) is None
+    assert config.Config("3.2", "cluster", "cpu", 0, False, "").pick(smoke=1, laptop=1, colab=None) is None
+
+
 def test_setup_rejects_unknown_notebook_and_seeds(monkeypatch, capsys):
     import torch
 

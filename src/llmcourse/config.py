@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 PROFILES = ("smoke", "laptop", "colab", "cluster")
 T = TypeVar("T")
+_UNSET: Any = object()  # a profile pick() was not given a value for
 
 
 class ProfileError(ValueError):
@@ -54,15 +55,16 @@ class Config:
     report_path: Path | None = None
     numbers: dict[str, Any] = field(default_factory=dict)
 
-    def pick(self, smoke: T, laptop: T, colab: T | None = None, cluster: T | None = None) -> T:
-        """The value of a knob in this profile (cluster falls back to colab, colab to laptop)."""
+    def pick(self, smoke: T, laptop: T, colab: Any = _UNSET, cluster: Any = _UNSET) -> T:
+        """The value of a knob in this profile (cluster falls back to colab, colab to laptop).
+
+        Every value is taken as given, None included ("all of them", "torch's default"): only a
+        profile left out falls back.
+        """
         table = {"smoke": smoke, "laptop": laptop, "colab": colab, "cluster": cluster}
         order = {"smoke": ["smoke"], "laptop": ["laptop"], "colab": ["colab", "laptop"],
                  "cluster": ["cluster", "colab", "laptop"]}[self.profile]
-        for name in order:
-            if table[name] is not None:
-                return table[name]  # type: ignore[return-value]
-        raise AssertionError("unreachable: laptop is always given")
+        return next(table[name] for name in order if table[name] is not _UNSET)
 
     @property
     def smoke(self) -> bool:
