@@ -3,6 +3,7 @@
 import json
 import os
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -260,3 +261,19 @@ def test_threads_are_one_in_smoke_and_the_runners_share_otherwise(monkeypatch):
     assert laptop.threads == (os.cpu_count() or 1)
     monkeypatch.setenv("OMP_NUM_THREADS", "lots")  # not a number: every core
     assert laptop.threads == (os.cpu_count() or 1)
+
+
+def test_scratch_folder_is_fresh_and_gone_when_the_kernel_exits():
+    """cfg.scratch() gives each call its own folder, usable while the notebook runs, deleted at exit."""
+    import subprocess
+    import sys
+
+    code = ("from llmcourse import config\n"
+            "cfg = config.Config('4.3', 'smoke', 'cpu', 0, False, '')\n"
+            "a, b = cfg.scratch('work'), cfg.scratch('work')\n"
+            "(a / 'ckpt.pt').write_bytes(b'x' * 1000)\n"
+            "print(a, b, a.is_dir() and b.is_dir() and a != b and 'llmcourse-4.3-work-' in a.name)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    a, b, fine = out
+    assert fine == "True"
+    assert not Path(a).exists() and not Path(b).exists()

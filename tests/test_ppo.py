@@ -2,6 +2,7 @@
 KL estimators against the exact KL (torch.distributions), a bandit solved by PPO, a NaN reward."""
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -172,3 +173,33 @@ def test_ppo_runs_on_the_course_gpt_and_moves_towards_the_reward():
     last = np.mean(trainer.history.series("reward")[-3:])
     assert last > first + 0.2, (first, last)
     assert all(r["kl"] == r["kl"] for r in trainer.history.rows)  # finite KL bookkeeping
+
+
+@pytest.mark.parametrize("method", ["grpo", "rloo"])
+def test_run_trl_trains_the_course_gpt_export_with_the_ppo_reward(method, tmp_path):
+    """trl's GRPO/RLOO take the same reward function as PPO and report one reward per step;
+    each run keeps its files in a folder of its own."""
+    from llmcourse.alignment import run_trl
+    from llmcourse.models.gpt import GPT, GPTConfig
+    from llmcourse.tokenization import course_tokenizer_to_hf
+    from llmcourse.tokenization.bpe_regex import RegexTokenizer
+    from llmcourse.tokenization.course_tokenizer import with_course_specials
+
+    tok = with_course_specials(RegexTokenizer().train("English: the cat sat. Thai: สวัสดี " * 5, 280, progress=False))
+    torch.manual_seed(0)
+    gpt = GPT(GPTConfig.llama_style(vocab_size=len(tok.vocab), block_size=64, n_layer=1, n_head=2, n_kv_head=1,
+                                    n_embd=16))
+    seen = []
+
+    def reward(texts, metas):  # the PPO signature: completions, metas
+        seen.extend(metas)
+        return [float(len(t) > 3) for t in texts]
+
+    out = run_trl(method, gpt.to_hf(), course_tokenizer_to_hf(tok), ["English:", "Thai:"] * 4, ["en", "th"] * 4,
+                  reward, 2, batch_size=4, num_generations=2, max_completion_length=4, lr=1e-3, seed=0)
+    assert len(out["rewards"]) == 2 and all(0.0 <= r <= 1.0 for r in out["rewards"])
+    assert set(seen) <= {"en", "th"} and len(seen) >= 8  # the dataset's meta column reached the reward
+    assert out["steps_per_second"] > 0
+    assert not os.path.exists(out["trainer"].args.output_dir)  # its own temporary folder, removed at the end
+    with pytest.raises(ValueError, match="'grpo' or 'rloo'"):
+        run_trl("ppo", gpt.to_hf(), course_tokenizer_to_hf(tok), ["a"], ["en"], reward, 1)

@@ -206,12 +206,11 @@ print("\ncleaned Thai text:", cleaned["th"][:200])
 # and binary files are refused with a sentence. Thai web pages are often TIS-620:
 
 # %%
-import tempfile
 from pathlib import Path
 
 from llmcourse.data import DocumentError, read_document
 
-tmp = Path(tempfile.mkdtemp(prefix="w4-docs-"))
+tmp = cfg.scratch("docs")
 (tmp / "thai.txt").write_bytes(docs["th"].truth[:300].encode("cp874"))
 (tmp / "scan.png").write_bytes(Path(docs["th"].pages[0].image_path).read_bytes())
 print("TIS-620 file read back intact:", read_document(tmp / "thai.txt") == docs["th"].truth[:300])
@@ -581,7 +580,7 @@ for lang in langs_sorted:
 # %%
 from llmcourse.data import TokenShardDataset, datasets_loader, loader_throughput, make_loader, write_shards
 
-shard_dir = Path(tempfile.mkdtemp(prefix="w4-shards-")) / "course-mix"
+shard_dir = cfg.scratch("shards") / "course-mix"
 manifest = write_shards((text for _, text in mixture), tok, shard_dir, shard_tokens=cfg.pick(smoke=20_000,
                         laptop=250_000), val_fraction=0.1)
 print({k: manifest[k] for k in ("dtype", "vocab_size", "tokens", "documents")}, len(manifest["shards"]), "shards")

@@ -58,7 +58,6 @@ BLOCK = 64
 # %%
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -83,7 +82,7 @@ from llmcourse.assets.artifacts import load_artifact
 from llmcourse.models.course import reference_course_tokenizer
 
 tok = load_artifact("course-tokenizer", fallback=reference_course_tokenizer)
-work = Path(tempfile.mkdtemp(prefix="w4-2-"))
+work = cfg.scratch("work")
 shards = work / "fineweb-shards"
 manifest = write_shards((d["text"] for d in kept), tok, shards, val_fraction=0.1, progress=False)
 print("shards:", manifest["tokens"], manifest["tokenizer"])

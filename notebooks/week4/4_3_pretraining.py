@@ -56,7 +56,6 @@ BLOCK = cfg.pick(smoke=64, laptop=128, colab=256)
 import json
 import os
 import signal
-import tempfile
 import time
 from pathlib import Path
 
@@ -76,7 +75,7 @@ tok = earlier["tokenizer"]
 same_tokenizer = tokenizer_fingerprint(tok) == shards.manifest["tokenizer"]
 print("3.1's model:", earlier["model"].config.n_layer, "layers,", f"{earlier['model'].num_params():,} parameters;",
       "same tokenizer as the shards:", same_tokenizer)
-work = Path(tempfile.mkdtemp(prefix="w4-3-"))
+work = cfg.scratch("work")
 
 # %% [markdown]
 # ## 2. Two objectives on the same tokens

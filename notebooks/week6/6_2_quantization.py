@@ -40,7 +40,6 @@ cfg = setup("6.2")
 
 # %%
 import copy
-import tempfile
 import time
 from pathlib import Path
 
@@ -351,7 +350,7 @@ from llmcourse.inference.llamacpp import load_llama
 from llmcourse.quantization import export_gguf
 from llmcourse.quantization.evaluate import llamacpp_logits_fn, llamacpp_quantize
 
-out_dir = Path(tempfile.mkdtemp(prefix="course-gguf-"))
+out_dir = cfg.scratch("gguf")
 files = {q: export_gguf(model, tok, out_dir / f"course-gpt-{q}.gguf", q) for q in ("F16", "Q8_0", "Q4_0")}
 files["Q4_K_M"] = llamacpp_quantize(files["F16"], out_dir / "course-gpt-Q4_K_M.gguf", "Q4_K_M")
 reader = gguf.GGUFReader(files["Q8_0"])

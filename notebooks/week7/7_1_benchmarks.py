@@ -67,7 +67,6 @@ LM_EVAL_ITEMS = cfg.pick(smoke=16, laptop=10_000)  # choice items scored again b
 # %%
 import collections
 import json
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -93,7 +92,7 @@ for cat in ("language", "translation", "python", "math-choice", "math"):
 # id: an item keeps its split when others are added.
 
 # %%
-work = Path(tempfile.mkdtemp(prefix="bench-"))
+work = cfg.scratch("bench")
 path = write_benchmark(items, work / "course_bench.jsonl", "llmcourse-sea", "1.0",
                        "The course's benchmark: SEA languages, Python, arithmetic, HumanEval")
 header, loaded = read_benchmark(path)

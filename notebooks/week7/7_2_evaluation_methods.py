@@ -252,14 +252,13 @@ display(sc_table)
 
 # %%
 import json
-import tempfile
 import urllib.request
 from pathlib import Path
 
 from llmcourse.evaluation.annotate import AnnotationServer
 from llmcourse.evaluation.votes import VoteStore
 
-db = Path(tempfile.mkdtemp(prefix="votes-")) / "votes.sqlite"
+db = cfg.scratch("votes") / "votes.sqlite"
 store = VoteStore(db)
 rows = []
 for src, group in cands.groupby("source"):

@@ -253,6 +253,13 @@ print(f"verifiable reward: {before['reward']:.3f} before -> {after['reward']:.3f
       f"(KL to the start: k1 {after['kl_k1']:.3f}, k3 {after['kl_k3']:.3f} nats per response)")
 for (p, l), b, a in list(zip([(p, l) for p, l in prompts for _ in range(4)], before["responses"], after["responses"]))[::4]:
     print(f"{p:>12s} before: {b!r:40.40s} after: {a!r:40.40s}")
+betas, target = ppo_trainer.history.series("beta"), ppo_trainer.cfg.target_kl
+kl_times = after["kl_k1"] / target
+cfg.say(f"The policy ends {after['kl_k1']:.1f} nats per response (k1) from where it started, {kl_times:.1f} times the "
+        f"target of {target}; the adaptive coefficient beta went from {betas[0]:.3f} to {betas[-1]:.3f} in "
+        f"{len(betas)} steps. " + ("The controller moves beta by at most 20 % per horizon of "
+        f"{ppo_trainer.cfg.kl_horizon} responses, too slowly to hold the reward's pull: read the samples above with "
+        "that distance in mind." if kl_times > 1.5 else "The leash held."))
 
 # %% [markdown]
 # ## 4. A learned reward: Bradley-Terry, and how it gets hacked

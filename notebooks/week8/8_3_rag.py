@@ -60,7 +60,6 @@ TOP_K = 3
 
 # %%
 import os
-import tempfile
 import time
 
 import matplotlib.pyplot as plt
@@ -268,7 +267,7 @@ for ef in HNSW_EFS:
     rows.append(("faiss HNSW", f"ef={ef}", knn_recall(ids, truth), N_QUERIES / t, build_fh,
                  faiss.serialize_index(f_hnsw).nbytes / 1e6))
 
-lance_dir = tempfile.mkdtemp(prefix="llmcourse-lance-")
+lance_dir = str(cfg.scratch("lance"))
 store = LanceStore(lance_dir, SYNTHETIC_DIM, table="synthetic")
 _, build_l = timed(lambda: (store.add(xs), store.create_index("ivf_flat", num_partitions=NLIST)))
 for nprobe in IVF_PROBES[::2]:

@@ -14,11 +14,14 @@ once whether the Hugging Face Hub answers, and prints a short banner.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import platform
 import random
+import shutil
 import sys
+import tempfile
 import threading
 import urllib.request
 from dataclasses import dataclass, field
@@ -118,6 +121,17 @@ class Config:
             return False, (f"the machine is busy (load {load:.1f} on {cores} cores): the timings below are "
                            "not reliable; rerun when it is idle")
         return True, ""
+
+    def scratch(self, prefix: str) -> Path:
+        """A fresh temporary folder for this notebook's working files, deleted when the kernel exits.
+
+        What should outlast the notebook is saved as an artifact; everything else (shards written
+        to read back, checkpoints of a demonstration, an on-disk vector table) goes here, so
+        re-running notebooks does not fill the disk.
+        """
+        folder = Path(tempfile.mkdtemp(prefix=f"llmcourse-{self.notebook}-{prefix}-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        return folder
 
     def report(self, **numbers: Any) -> None:
         """Record the key numbers of this notebook for the course report (build/course/report.md).

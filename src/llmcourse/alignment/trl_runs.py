@@ -16,8 +16,12 @@ transformers' sampler.
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
+import tempfile
 import time
+import warnings
 from typing import Callable, Sequence
 
 from llmcourse.assets.registry import require
@@ -28,16 +32,33 @@ __all__ = ["run_trl"]
 def run_trl(method: str, model, tokenizer, prompts: Sequence[str], metas: Sequence[str],
             reward_fn: Callable[[list[str], list[str]], list[float]], steps: int, *, batch_size: int = 16,
             num_generations: int = 4, max_completion_length: int = 16, lr: float = 1e-4, beta: float = 0.05,
-            temperature: float = 1.0, seed: int = 0, out_dir: str = "/tmp/llmcourse-trl") -> dict:
+            temperature: float = 1.0, seed: int = 0, out_dir: str | None = None) -> dict:
     """Train `model` with trl's GRPO or RLOO on the prompts; returns {"rewards", "kl", "seconds", "trainer"}.
 
     `reward_fn(completions, metas)` is the same function PPO uses; each step sees
     batch_size completions (batch_size / num_generations prompts, num_generations each).
+    `out_dir` holds the model trl reloads and its outputs; by default a fresh temporary folder
+    per run (two runs never share one), removed when the run ends.
     """
+    logging.getLogger("torchao").setLevel(logging.ERROR)  # its CUDA kernels fail to load on a CPU: noise
+    warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*", category=FutureWarning)
     trl = require("trl", "trl")
     datasets = require("datasets", "datasets")
     if method not in ("grpo", "rloo"):
         raise ValueError(f"method must be 'grpo' or 'rloo', got {method!r}")
+    own_dir = out_dir is None
+    out_dir = out_dir or tempfile.mkdtemp(prefix=f"llmcourse-{method}-")
+    try:
+        return _train(trl, datasets, method, model, tokenizer, prompts, metas, reward_fn, steps, out_dir,
+                      dict(per_device_train_batch_size=batch_size, num_generations=num_generations,
+                           max_completion_length=max_completion_length, learning_rate=lr, beta=beta,
+                           temperature=temperature, seed=seed))
+    finally:
+        if own_dir:
+            shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def _train(trl, datasets, method, model, tokenizer, prompts, metas, reward_fn, steps, out_dir, knobs) -> dict:
     data = datasets.Dataset.from_dict({"prompt": list(prompts), "meta": list(metas)})
     if not isinstance(model, str):  # trl builds its reference copy from a path: save the model there
         base = os.path.join(out_dir, "base")
@@ -48,11 +69,8 @@ def run_trl(method: str, model, tokenizer, prompts: Sequence[str], metas: Sequen
     def reward(prompts, completions, meta, **_):  # trl passes the dataset's columns by name
         return [float(r) for r in reward_fn(list(completions), list(meta))]
 
-    common = dict(output_dir=os.path.join(out_dir, method), per_device_train_batch_size=batch_size,
-                  num_generations=num_generations, max_completion_length=max_completion_length,
-                  learning_rate=lr, beta=beta, temperature=temperature, max_steps=steps, logging_steps=1,
-                  report_to="none", use_cpu=True, seed=seed, save_strategy="no", bf16=False,
-                  disable_tqdm=True)
+    common = dict(output_dir=os.path.join(out_dir, method), **knobs, max_steps=steps, logging_steps=1,
+                  report_to="none", use_cpu=True, save_strategy="no", bf16=False, disable_tqdm=True)
     if method == "grpo":
         args = trl.GRPOConfig(**common)
         trainer = trl.GRPOTrainer(model=model, reward_funcs=reward, args=args, train_dataset=data,
