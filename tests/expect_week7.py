@@ -41,5 +41,7 @@ EXPECT = {
         "mae_random_at_100": (0.0, 8.0),
         "mae_irt_at_100": (0.0, 5.0),
         "time_saved_factor": (1.5, 100.0),
+        "population_sd": (0.5, 40.0),
+        "pairs_closer_than_se": (0.0, 1.0),
     },
 }

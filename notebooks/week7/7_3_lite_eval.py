@@ -311,6 +311,25 @@ cfg.say(f"At {min(LITE, N)} items (of {N}): " + "; ".join(
     f"by the best method, {best}.")
 
 # %% [markdown]
+# How well a subset can rank depends on the population: models closer together than the noise of
+# a random sample cannot be put in order by it. The standard error of one model's score on n
+# random items of N is `sqrt(p (1 - p) / n * (N - n) / (N - 1))` (the last factor: the subset
+# is drawn from a finite benchmark); compare it with the gaps between models.
+
+# %%
+n_lite = min(LITE, N)
+acc = correct.mean(1) * 100  # (M,) full-benchmark accuracy, points
+se_lite = 100 * np.sqrt(np.mean(acc / 100 * (1 - acc / 100)) / n_lite * (N - n_lite) / max(N - 1, 1))
+close = (np.abs(acc[:, None] - acc[None, :]) < se_lite)[np.triu_indices(M, 1)].mean()
+cfg.say(f"The {M} models' scores spread with a standard deviation of {acc.std():.1f} points (from "
+        f"{acc.min():.1f} to {acc.max():.1f}); a random {n_lite}-item estimate of one score has a standard error "
+        f"of about {se_lite:.1f} points, and {close:.0%} of the pairs of models are closer than that. A random "
+        f"subset orders such pairs partly by chance (Spearman {at.loc['random', 'spearman']:.2f}); anchor points "
+        f"and IRT choose and weight items by how the population answered them, and reach "
+        f"{at.loc['anchor', 'spearman']:.2f} and {at.loc['irt', 'spearman']:.2f}.")
+cfg.report(population_sd=round(float(acc.std()), 2), pairs_closer_than_se=round(float(close), 3))
+
+# %% [markdown]
 # ### Time saved
 #
 # Scoring time grows with the number of items; the lite subset costs `LITE / N` of a full run.
