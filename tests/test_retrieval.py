@@ -21,9 +21,12 @@ def data():
     return x, q
 
 
+@pytest.mark.parametrize("blocked", [False, True])
 @pytest.mark.parametrize("metric", ["ip", "l2"])
-def test_flat_equals_faiss_flat(data, metric):
+def test_flat_equals_faiss_flat(data, metric, blocked, monkeypatch):
     x, q = data
+    if blocked:  # blocks of 7 queries (the last one shorter), as a large index gets
+        monkeypatch.setattr("llmcourse.retrieval.flat.SCORES_PER_BLOCK", 7 * len(x))
     ours = FlatIndex(24, metric)
     ours.add(x[:1000])
     ours.add(x[1000:])  # two batches: ids continue

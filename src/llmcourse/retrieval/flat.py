@@ -23,7 +23,9 @@ import numpy as np
 __all__ = ["FlatIndex", "METRICS", "as_matrix", "exact_ip_search", "topk"]
 
 METRICS = ("ip", "l2")
-BLOCK = 4096  # queries per block: bounds the (Q, N) score matrix held at once
+SCORES_PER_BLOCK = 1 << 23  # scores a search holds at once (8M float32: 32 MB). Whole-batch score
+# matrices (1,000 queries x 200k vectors: 800 MB per temporary) made search memory-bound and the
+# first call 25x slower than the next while the OS handed out fresh pages.
 
 
 def as_matrix(x, dim: int, what: str = "vectors") -> np.ndarray:
@@ -131,16 +133,17 @@ class FlatIndex:
         data = self.vectors
         out_s = np.empty((len(q), k), dtype=np.float32)
         out_i = np.empty((len(q), k), dtype=np.int64)
-        for s in range(0, len(q), BLOCK):
-            qb = q[s : s + BLOCK]
+        block = max(1, SCORES_PER_BLOCK // max(self.ntotal, 1))  # queries per block
+        for s in range(0, len(q), block):
+            qb = q[s : s + block]
             dots = qb @ data.T  # (b, N): the whole cost of exact search
             if self.metric == "ip":
-                out_s[s : s + BLOCK], out_i[s : s + BLOCK] = topk(dots, k, largest=True)
+                out_s[s : s + block], out_i[s : s + block] = topk(dots, k, largest=True)
             else:
                 dist = self._norms[None, :] - 2 * dots  # |q|^2 is the same for every x: add it after
                 best, cols = topk(dist, k, largest=False)
                 qn = np.einsum("qd,qd->q", qb, qb)[:, None]
-                out_s[s : s + BLOCK], out_i[s : s + BLOCK] = np.maximum(best + qn, 0), cols
+                out_s[s : s + block], out_i[s : s + block] = np.maximum(best + qn, 0), cols
         return out_s, out_i
 
     def nbytes(self) -> int:
