@@ -31,6 +31,7 @@ EXPECT = {
         "chunk_recall5_fixed": _unit, "chunk_recall5_sentence": _unit, "chunk_recall5_recursive": _unit,
         "ndcg10_bm25": _unit, "ndcg10_dense": _unit, "ndcg10_hybrid": _unit,
         "rag_em": _unit, "ft_em": _unit, "both_em": _unit, "rag_changed_em": _unit, "ft_changed_em": _unit,
+        "rag_found": _unit, "ft_found": _unit, "rag_changed_found": _unit, "ft_changed_found": _unit,
         "rag_prompt_tokens": (10, 5000),
     },
 }

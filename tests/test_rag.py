@@ -5,7 +5,7 @@ import pytest
 
 from llmcourse.assets.rag_corpus import country_cards, country_facts, edited_cards, rag_questions, wiki_documents
 from llmcourse.retrieval import (
-    build_prompt, chunk_corpus, citation_precision, exact_match, normalize_answer, parse_answer, token_f1,
+    answer_in, build_prompt, chunk_corpus, citation_precision, exact_match, normalize_answer, parse_answer, token_f1,
 )
 
 
@@ -58,3 +58,35 @@ def test_answer_metrics_follow_squad():
     assert citation_precision([1, 2], chunks, ["Laotian Kip"]) == 0.5
     assert citation_precision([], chunks, ["x"]) is None
     assert citation_precision([7], chunks, ["Laotian Kip"]) == 0.0  # a source that does not exist
+
+
+def test_answer_in_takes_whole_words_of_a_sentence():
+    assert answer_in("The three-letter code of Germany's currency is EUR.", ["EUR"]) == 1.0
+    assert answer_in("Brunei Dolar (BND)", ["Brunei Dollar", "BND"]) == 1.0  # an alias counts
+    assert answer_in("The first day of the week in Brazil is Monday.", ["Sunday"]) == 0.0
+    assert answer_in("EURO", ["EUR"]) == 0.0  # whole words, not a prefix
+    assert answer_in("the sol", ["Peruvian Sol"]) == 0.0  # all of the answer, not part of it
+    assert answer_in("", ["x"]) == 0.0 and answer_in("anything", [""]) == 0.0
+
+
+def test_the_worked_example_names_no_country_of_the_corpus():
+    from llmcourse.assets.rag_corpus import COUNTRIES, country_facts
+    from llmcourse.retrieval.rag import FEW_SHOT
+
+    for code in COUNTRIES:
+        facts = country_facts(code, "en")
+        assert facts["name"] not in FEW_SHOT and facts["currency"] not in FEW_SHOT, code
+
+
+def test_evaluate_answers_scores_a_sentence_reply_as_found_not_exact():
+    from llmcourse.assets.rag_corpus import QA
+    from llmcourse.retrieval.compare import evaluate_answers
+
+    qs = [QA("What is the currency of Laos?", "Laotian Kip", "LA-en", "currency", "en", True, ["LAK"]),
+          QA("What is the currency of Peru?", "Peruvian Sol", "PE-en", "currency", "en", True)]
+    replies = {qs[0].question: ("It is the Laotian Kip [1]\nQuestion: next", ["Laos uses the Laotian Kip (LAK).", "Peru."]),
+               qs[1].question: ("Sol", [])}
+    out = evaluate_answers(lambda q: replies[q], qs)
+    assert out["em"] == 0.0 and out["found"] == 0.5
+    assert out["citation_precision"] == 1.0 and out["cited_share"] == 0.5
+    assert [r["citations"] for r in out["rows"]] == [[1], []]

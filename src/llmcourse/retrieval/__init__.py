@@ -25,12 +25,12 @@ from llmcourse.retrieval.kmeans import kmeans
 from llmcourse.retrieval.lance_store import LanceStore, SchemaMismatchError
 from llmcourse.retrieval.metrics import knn_recall, mean_reciprocal_rank, ndcg_at_k, recall_at_k
 from llmcourse.retrieval.rag import (
-    RAGAnswer, build_prompt, citation_precision, closed_book_prompt, exact_match, normalize_answer, parse_answer,
+    RAGAnswer, answer_in, build_prompt, citation_precision, closed_book_prompt, exact_match, normalize_answer, parse_answer,
     token_f1,
 )
 
 __all__ = [
-    "BM25", "Chunk", "RAGAnswer", "build_prompt", "citation_precision", "closed_book_prompt", "exact_match",
+    "BM25", "Chunk", "RAGAnswer", "answer_in", "build_prompt", "citation_precision", "closed_book_prompt", "exact_match",
     "normalize_answer", "parse_answer", "token_f1", "FlatIndex", "HNSWIndex", "IVFIndex", "LanceStore", "STRATEGIES", "SchemaMismatchError",
     "chunk_corpus", "fixed_chunks", "kmeans", "knn_recall", "mean_reciprocal_rank", "ndcg_at_k", "recall_at_k",
     "reciprocal_rank_fusion", "recursive_chunks", "sentence_chunks", "split_sentences",

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from llmcourse.retrieval.rag import citation_precision, exact_match, parse_answer, token_f1
+from llmcourse.retrieval.rag import answer_in, citation_precision, exact_match, parse_answer, token_f1
 
 __all__ = ["evaluate_answers", "generate_answer", "lora_finetune"]
 
@@ -71,19 +71,25 @@ def lora_finetune(model, tokenizer, texts: Sequence[str], steps: int, lr: float 
 
 
 def evaluate_answers(answer_fn: Callable[[str], tuple[str, list[str]]], questions) -> dict:
-    """Run `answer_fn(question) -> (generated text, sources shown)` on QA items; EM, F1, citation precision, time."""
-    em, f1, cites, rows = [], [], [], []
+    """Run `answer_fn(question) -> (generated text, sources shown)` on QA items.
+
+    Returns EM, F1, "found" (the answer appears in the reply: `answer_in`), citation precision,
+    the share of replies that cite, time per question, and the rows.
+    """
+    em, f1, found, cites, rows = [], [], [], [], []
     t0 = time.perf_counter()
     for q in questions:
         generated, sources = answer_fn(q.question)
         parsed = parse_answer(generated)
         em.append(exact_match(parsed.text, q.accepted))
         f1.append(token_f1(parsed.text, q.accepted))
+        found.append(answer_in(parsed.text, q.accepted))
         cp = citation_precision(parsed.citations, sources, q.accepted) if sources else None
         if cp is not None:
             cites.append(cp)
         rows.append({"question": q.question, "answer": q.answer, "generated": parsed.text, "citations": parsed.citations})
     n = max(1, len(em))
     return {"em": float(np.mean(em)) if em else 0.0, "f1": float(np.mean(f1)) if f1 else 0.0,
+            "found": float(np.mean(found)) if found else 0.0,
             "citation_precision": float(np.mean(cites)) if cites else float("nan"),
             "cited_share": len(cites) / n, "seconds_per_question": (time.perf_counter() - t0) / n, "rows": rows}

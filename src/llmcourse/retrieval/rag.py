@@ -14,7 +14,8 @@ RAG answers a question in three steps:
 
    and ask it to answer and cite the source number in brackets.
 3. **Check**: the answer against the truth (exact match, token F1, SQuAD-style: lower
-   case, no punctuation or articles) and each citation against its chunk (citation
+   case, no punctuation or articles; and whether the answer appears anywhere in the reply,
+   for models that answer in a sentence) and each citation against its chunk (citation
    precision: does the cited chunk contain the answer?).
 """
 
@@ -26,13 +27,14 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
 
-__all__ = ["RAGAnswer", "build_prompt", "citation_precision", "closed_book_prompt", "exact_match", "normalize_answer",
-           "parse_answer",
-           "token_f1"]
+__all__ = ["RAGAnswer", "answer_in", "build_prompt", "citation_precision", "closed_book_prompt", "exact_match",
+           "normalize_answer", "parse_answer", "token_f1"]
 
-FEW_SHOT = ("Sources:\n[1] Kenya. The currency of Kenya is the Kenyan Shilling (KES).\n"
-            "[2] Peru is a country in South America.\n"
-            "Question: What is the currency of Kenya?\nAnswer: Kenyan Shilling [1]\n\n")
+# The worked example is about a country that does not exist, so it gives away no fact of the
+# corpus (an example about a real country answers that country's questions for the model).
+FEW_SHOT = ("Sources:\n[1] Peru is a country in South America.\n"
+            "[2] Ruritania. The currency of Ruritania is the Ruritanian Crown (RUC).\n"
+            "Question: What is the currency of Ruritania?\nAnswer: Ruritanian Crown [2]\n\n")
 
 
 def build_prompt(question: str, chunks: Sequence[str], few_shot: bool = True) -> str:
@@ -76,6 +78,16 @@ def exact_match(prediction: str, answers: Sequence[str]) -> float:
     """1.0 if the normalised prediction equals any normalised accepted answer."""
     p = normalize_answer(prediction)
     return float(any(p == normalize_answer(a) for a in answers))
+
+
+def answer_in(prediction: str, answers: Sequence[str]) -> float:
+    """1.0 if a normalised accepted answer appears in the normalised prediction as whole words.
+
+    "The three-letter code of Germany's currency is EUR" holds "EUR"; "EURO" does not. Looser
+    than exact match, it credits a small model that answers in a sentence.
+    """
+    p = f" {normalize_answer(prediction)} "
+    return float(any(a and f" {a} " in p for a in (normalize_answer(x) for x in answers)))
 
 
 def token_f1(prediction: str, answers: Sequence[str]) -> float:
