@@ -400,8 +400,6 @@ assert blocks_freed
 # Q8_0); its Python server computes one request at a time and queues the others.
 
 # %%
-from pathlib import Path
-
 from llmcourse.serving import llamacpp_server, mixed_workload, sweep
 
 texts = [tok.decode(p) for p in prompts]
@@ -412,11 +410,9 @@ server.stop()
 
 def export_now():
     """6.2 did not run: export the Q8_0 GGUF here."""
-    import tempfile
-
     from llmcourse.quantization import export_gguf
 
-    return export_gguf(model, tok, Path(tempfile.mkdtemp()) / "course-gpt-Q8_0.gguf", "Q8_0")
+    return export_gguf(model, tok, cfg.scratch("gguf") / "course-gpt-Q8_0.gguf", "Q8_0")
 
 
 gguf_path = load_artifact("course-gpt-gguf", fallback=export_now)

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import tempfile
 import time
 import warnings
+from contextlib import nullcontext
 from typing import Callable, Sequence
 
 from llmcourse.assets.registry import require
@@ -43,50 +43,42 @@ def run_trl(method: str, model, tokenizer, prompts: Sequence[str], metas: Sequen
     logging.getLogger("torchao").setLevel(logging.ERROR)  # its CUDA kernels fail to load on a CPU: noise
     warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*", category=FutureWarning)
     trl = require("trl", "trl")
-    datasets = require("datasets", "datasets")
     if method not in ("grpo", "rloo"):
         raise ValueError(f"method must be 'grpo' or 'rloo', got {method!r}")
-    own_dir = out_dir is None
-    out_dir = out_dir or tempfile.mkdtemp(prefix=f"llmcourse-{method}-")
-    try:
-        return _train(trl, datasets, method, model, tokenizer, prompts, metas, reward_fn, steps, out_dir,
-                      dict(per_device_train_batch_size=batch_size, num_generations=num_generations,
-                           max_completion_length=max_completion_length, learning_rate=lr, beta=beta,
-                           temperature=temperature, seed=seed))
-    finally:
-        if own_dir:
-            shutil.rmtree(out_dir, ignore_errors=True)
+    datasets = require("datasets", "datasets")
+    folder = tempfile.TemporaryDirectory(prefix=f"llmcourse-{method}-") if out_dir is None else nullcontext(out_dir)
+    with folder as out_dir:  # the model trl reloads, and its outputs
+        data = datasets.Dataset.from_dict({"prompt": list(prompts), "meta": list(metas)})
+        if not isinstance(model, str):  # trl builds its reference copy from a path: save the model there
+            base = os.path.join(out_dir, "base")
+            model.save_pretrained(base)
+            tokenizer.save_pretrained(base)
+            model = base
 
+        def reward(prompts, completions, meta, **_):  # trl passes the dataset's columns by name
+            return [float(r) for r in reward_fn(list(completions), list(meta))]
 
-def _train(trl, datasets, method, model, tokenizer, prompts, metas, reward_fn, steps, out_dir, knobs) -> dict:
-    data = datasets.Dataset.from_dict({"prompt": list(prompts), "meta": list(metas)})
-    if not isinstance(model, str):  # trl builds its reference copy from a path: save the model there
-        base = os.path.join(out_dir, "base")
-        model.save_pretrained(base)
-        tokenizer.save_pretrained(base)
-        model = base
-
-    def reward(prompts, completions, meta, **_):  # trl passes the dataset's columns by name
-        return [float(r) for r in reward_fn(list(completions), list(meta))]
-
-    common = dict(output_dir=os.path.join(out_dir, method), **knobs, max_steps=steps, logging_steps=1,
-                  report_to="none", use_cpu=True, save_strategy="no", bf16=False, disable_tqdm=True)
-    if method == "grpo":
-        args = trl.GRPOConfig(**common)
-        trainer = trl.GRPOTrainer(model=model, reward_funcs=reward, args=args, train_dataset=data,
-                                  processing_class=tokenizer)
-    else:
-        args = trl.RLOOConfig(**common)
-        trainer = trl.RLOOTrainer(model=model, reward_funcs=reward, args=args, train_dataset=data,
-                                  processing_class=tokenizer)
-    transformers = require("transformers")
-    trainer.remove_callback(transformers.PrinterCallback)  # the notebook shows curves, not log dicts
-    t0 = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - t0
-    logs = [r for r in trainer.state.log_history if "reward" in r]
-    step_times = [float(r["step_time"]) for r in logs if "step_time" in r]
-    timed = sum(step_times) if step_times else seconds
-    return {"rewards": [float(r["reward"]) for r in logs], "kl": [float(r.get("kl", float("nan"))) for r in logs],
-            "seconds": seconds, "steps_per_second": len(logs) / timed if timed else float("nan"),
-            "trainer": trainer}
+        common = dict(output_dir=os.path.join(out_dir, method), per_device_train_batch_size=batch_size,
+                      num_generations=num_generations, max_completion_length=max_completion_length,
+                      learning_rate=lr, beta=beta, temperature=temperature, max_steps=steps, logging_steps=1,
+                      report_to="none", use_cpu=True, seed=seed, save_strategy="no", bf16=False,
+                      disable_tqdm=True)
+        if method == "grpo":
+            args = trl.GRPOConfig(**common)
+            trainer = trl.GRPOTrainer(model=model, reward_funcs=reward, args=args, train_dataset=data,
+                                      processing_class=tokenizer)
+        else:
+            args = trl.RLOOConfig(**common)
+            trainer = trl.RLOOTrainer(model=model, reward_funcs=reward, args=args, train_dataset=data,
+                                      processing_class=tokenizer)
+        transformers = require("transformers")
+        trainer.remove_callback(transformers.PrinterCallback)  # the notebook shows curves, not log dicts
+        t0 = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - t0
+        logs = [r for r in trainer.state.log_history if "reward" in r]
+        step_times = [float(r["step_time"]) for r in logs if "step_time" in r]
+        timed = sum(step_times) if step_times else seconds
+        return {"rewards": [float(r["reward"]) for r in logs], "kl": [float(r.get("kl", float("nan"))) for r in logs],
+                "seconds": seconds, "steps_per_second": len(logs) / timed if timed else float("nan"),
+                "trainer": trainer}
